@@ -1,0 +1,40 @@
+"""The session store interface: per-conversation state with TTLs, a per-conversation lock, inbound message
+dedupe and small counters (rate limits). Implementations: storage/sessions.py (memory, Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+
+class LockTimeout(Exception):
+    """The conversation stayed locked by another turn for longer than the wait allowed."""
+
+
+class SessionStore(Protocol):
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def set(self, key: str, value: dict[str, Any], ttl_seconds: int) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def lock(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> AbstractContextManager[None]:
+        """Hold the conversation's lock; released on exit, expires after `timeout` if the holder dies."""
+        ...
+
+    def first_time(self, message_id: str, ttl_seconds: int = 86_400) -> bool:
+        """Atomically record an inbound message id; True the first time, False for every repeat."""
+        ...
+
+    def incr(self, key: str, ttl_seconds: int) -> int:
+        """Increment a counter that expires `ttl_seconds` after its first increment; return the new value."""
+        ...
+
+    def count(self, key: str) -> int: ...
+
+    def ping(self) -> bool: ...
+
+    def scan(self, prefix: str) -> Iterator[str]:
+        """Keys of stored sessions that start with prefix (for maintenance, not the hot path)."""
+        ...
