@@ -53,6 +53,8 @@ class BpuApplication:
     monthly_income: int  # rupiah, declared; >= 1_000_000
     programs: tuple[Program, ...]  # ("jkk", "jkm") or ("jkk", "jkm", "jht")
     payment_months: int  # 1, 2, 3, 6 or 12
+    monthly_contribution: int  # rupiah, computed by the caller (flows.contribution) for the first month
+    total_due: int  # rupiah for the whole first payment period (discounts applied month by month)
     channel: str  # telegram / whatsapp / rest / console
     consent_id: str  # reference of the recorded consent
     address: str | None = None
