@@ -9,7 +9,9 @@ import logging
 import click
 
 # Modules that define a module-level `commands: list[click.Command]`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "bot.commands",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
