@@ -1,5 +1,14 @@
 """The session store interface: per-conversation state with TTLs, a per-conversation lock, inbound message
-dedupe and small counters (rate limits). Implementations: storage/sessions.py (memory, Redis)."""
+dedupe and small counters (rate limits). Implementations: storage/sessions.py (memory, Redis).
+
+Contract shared by every implementation (tests/storage/test_sessions_contract.py runs it against each):
+- Values are JSON objects. `set` refuses anything `json.dumps` refuses (TypeError), and `get` returns a fresh
+  copy, so mutating it never changes what is stored.
+- TTLs are seconds (fractions allowed); an expired entry reads as absent.
+- Session keys, lock keys, dedupe ids and counter keys live in separate namespaces: the same string may be
+  used as a session key and as a counter key without collision.
+- Every method is safe to call from many threads, and (for shared backends) from many processes.
+"""
 
 from __future__ import annotations
 
@@ -15,27 +24,30 @@ class LockTimeout(Exception):
 class SessionStore(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
 
-    def set(self, key: str, value: dict[str, Any], ttl_seconds: int) -> None: ...
+    def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None: ...
 
     def delete(self, key: str) -> None: ...
 
     def lock(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> AbstractContextManager[None]:
-        """Hold the conversation's lock; released on exit, expires after `timeout` if the holder dies."""
+        """Hold the conversation's lock; released on exit, expires after `timeout` if the holder dies.
+
+        Take it *before* loading the conversation's state. Waits up to `wait` seconds for another holder,
+        then raises LockTimeout. A holder whose lease ran out (it took longer than `timeout`) releases
+        nothing on exit: it never frees a lock that another turn has taken since.
+        """
         ...
 
-    def first_time(self, message_id: str, ttl_seconds: int = 86_400) -> bool:
+    def first_time(self, message_id: str, ttl_seconds: float = 86_400) -> bool:
         """Atomically record an inbound message id; True the first time, False for every repeat."""
         ...
 
-    def forget(self, message_id: str) -> None:
-        """Undo `first_time` for a message whose turn failed, so a platform retry is processed."""
-        ...
-
-    def incr(self, key: str, ttl_seconds: int) -> int:
+    def incr(self, key: str, ttl_seconds: float) -> int:
         """Increment a counter that expires `ttl_seconds` after its first increment; return the new value."""
         ...
 
-    def count(self, key: str) -> int: ...
+    def count(self, key: str) -> int:
+        """The counter's current value; 0 when it never existed or has expired."""
+        ...
 
     def ping(self) -> bool: ...
 
