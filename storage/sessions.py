@@ -115,6 +115,10 @@ class MemoryStore:
             self._write(name, True, _check_ttl(ttl_seconds))
             return True
 
+    def forget(self, message_id: str) -> None:
+        with self._mutex:
+            self._entries.pop("seen:" + message_id, None)
+
     def incr(self, key: str, ttl_seconds: float) -> int:
         name = "n:" + key
         with self._mutex:
@@ -223,6 +227,9 @@ class RedisStore:
 
     def first_time(self, message_id: str, ttl_seconds: float = 86_400) -> bool:
         return bool(self._redis.set(self.prefix + "seen:" + message_id, b"1", nx=True, px=_ms(ttl_seconds)))
+
+    def forget(self, message_id: str) -> None:
+        self._redis.delete(self.prefix + "seen:" + message_id)
 
     def incr(self, key: str, ttl_seconds: float) -> int:
         return int(self._incr(keys=[self.prefix + "n:" + key], args=[_ms(ttl_seconds)]))

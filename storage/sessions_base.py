@@ -41,6 +41,10 @@ class SessionStore(Protocol):
         """Atomically record an inbound message id; True the first time, False for every repeat."""
         ...
 
+    def forget(self, message_id: str) -> None:
+        """Undo `first_time` for a message whose turn failed, so a platform retry is processed."""
+        ...
+
     def incr(self, key: str, ttl_seconds: float) -> int:
         """Increment a counter that expires `ttl_seconds` after its first increment; return the new value."""
         ...

@@ -252,6 +252,15 @@ def test_first_time_under_concurrent_threads_is_true_exactly_once(new_store: Sto
     assert results.count(True) == 1
 
 
+def test_forget_lets_a_retried_message_through_once_more(new_store: StoreFactory) -> None:
+    a, b = new_store(), new_store()
+    assert a.first_time("tg:update:7") is True
+    a.forget("tg:update:7")  # the turn failed; the platform's retry must be processed
+    assert b.first_time("tg:update:7") is True
+    assert a.first_time("tg:update:7") is False
+    a.forget("never-seen")  # forgetting what was never recorded is fine
+
+
 def test_a_dedupe_record_expires(store: SessionStore) -> None:
     assert store.first_time("m", ttl_seconds=0.2) is True
     time.sleep(0.35)
