@@ -77,6 +77,9 @@ class RegistrationReceipt:
     state: RegistrationState
     payment: PaymentInstructions
     created_at: datetime
+    # True when this receipt answers an idempotency key seen before (no new registration was made); the
+    # HTTP API then answers 200 instead of 201. Not part of equality: a replay equals the original.
+    replayed: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
