@@ -1,0 +1,125 @@
+"""The database handle: an engine and a session factory from a URL, plus the key vault the data-access
+functions need to seal and open personal data.
+
+SQLite (the embedded default) gets WAL (readers never block the writer), foreign keys (off by default in
+SQLite) and a busy timeout (several threads and processes share one file). PostgreSQL gets a bounded,
+pre-pinged pool. Nothing here is global: build one `Database` at start-up and pass it down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.crypto import Vault, vault_from_settings
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URL spellings operators paste (postgres://, postgresql://) and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(normalize_url(url)).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses at most the last commit
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN: a transaction that reads and then writes cannot then fail halfway with
+    # "database is locked" (SQLite does not wait on a lock upgrade), it waits at BEGIN instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for `url`. SQLite files (and their folder) are created on first use."""
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling is switched off so BEGIN IMMEDIATE above is the only BEGIN
+        event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+@dataclass
+class Database:
+    """The engine, its session factory and the vault. Data-access functions take this."""
+
+    engine: Engine
+    vault: Vault
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on normal exit, rolled back on an exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def session(self) -> Session:
+        """A plain session for callers that manage their own transactions."""
+        return self._sessions()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(
+    settings: Settings, *, vault: Vault | None = None, check_schema: bool = True, pool_size: int = 10
+) -> Database:
+    """The database of `settings`, ready for use.
+
+    With `check_schema`, an embedded SQLite database that has no tables yet is created at the current
+    schema (first run), and any other database behind the code raises `storage.schema.SchemaOutdated`,
+    whose message names `jamsosbot db upgrade`."""
+    from storage.schema import ensure_current
+
+    engine = make_engine(settings.database_url, pool_size=pool_size)
+    if check_schema:
+        ensure_current(engine, create_if_empty=is_sqlite(settings.database_url))
+    return Database(engine, vault or vault_from_settings(settings))
