@@ -4,6 +4,7 @@
 from storage.models.base import Base, UtcDateTime, utcnow
 from storage.models.campaigns import CAMPAIGN_STATUSES, DELIVERY_STATUSES, Campaign, Delivery
 from storage.models.consents import Consent
+from storage.models.conversations import Conversation
 from storage.models.events import Event
 from storage.models.members import MEMBER_STATUSES, ImportRun, Member, Payment
 from storage.models.registrations import LIVE_STATES, REGISTRATION_STATES, Registration, RegistrationDraft
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Campaign",
     "Consent",
+    "Conversation",
     "Delivery",
     "Event",
     "ImportRun",

@@ -2,8 +2,9 @@
 PostgreSQL.
 
 Conventions: every table's constraints are named by `NAMING` (so migrations are reproducible on both
-engines); columns ending `_enc` hold `storage.crypto.Vault.encrypt` blobs and columns ending `_bidx` hold
-its blind indexes; nothing else holds personal data.
+engines). A column `X_enc` holds a `storage.crypto.Vault.encrypt` blob sealed with field name `X` (the
+column name is the associated data, so a blob moved to another column does not open), and `X_bidx` holds
+the blind index of the same value. No other column holds personal data.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Consents (UU PDP Pasal 22 and 24: written or recorded, and provable): what was agreed to, the exact
-text version and its hash, when, through which channel, and in which conversation (as a blind index)."""
+text version and its hash, when, through which channel, and in which conversation."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, utcnow
@@ -20,6 +20,9 @@ class Consent(Base):
     text_version: Mapped[str] = mapped_column(String(40))
     text_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex of the text the user saw
     channel: Mapped[str] = mapped_column(String(20))
-    conversation_bidx: Mapped[bytes | None] = mapped_column(index=True)  # cleared by an erasure
+    # cleared by an erasure; the consent itself stays as proof (UU PDP Pasal 24)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
     given_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, one_of, utcnow
@@ -71,8 +71,9 @@ class RegistrationDraft(Base):
     __tablename__ = "registration_drafts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    conversation_bidx: Mapped[bytes] = mapped_column(unique=True)
-    channel: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
     step: Mapped[str] = mapped_column(String(60))
     data_enc: Mapped[bytes]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,10 +1,10 @@
-"""People who opted in to campaign news and reminders, per channel."""
+"""People who opted in to campaign news and reminders, per conversation."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, one_of, utcnow
@@ -13,22 +13,21 @@ SUBSCRIBER_STATUSES = ("opted_in", "opted_out")
 
 
 class Subscriber(Base):
-    """`address` is the chat id (Telegram) or the E.164 phone (WhatsApp): encrypted, with a blind index
-    for look-ups. `phone_bidx` is the phone's index wherever it is known, so an erasure by phone finds it.
+    """The address to send to (chat id, or the phone on WhatsApp) lives encrypted on the conversation, with
+    its blind indexes; `channel` is repeated here so the audience query needs no join to filter.
     `last_inbound_at` drives WhatsApp's 24-hour free-form window."""
 
     __tablename__ = "subscribers"
     __table_args__ = (
-        UniqueConstraint("channel", "address_bidx"),
         CheckConstraint(one_of("status", SUBSCRIBER_STATUSES), name="status"),
         Index(None, "status", "channel"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
-    address_enc: Mapped[bytes]
-    address_bidx: Mapped[bytes]
-    phone_bidx: Mapped[bytes | None] = mapped_column(index=True)
     status: Mapped[str] = mapped_column(String(20))
     opted_in_at: Mapped[datetime | None]
     opted_in_source: Mapped[str | None] = mapped_column(String(60))

@@ -1,5 +1,5 @@
-"""Initial schema: members, registrations, drafts, consents, subscribers, campaigns, deliveries, staff, audit
-log, events, payments, import runs.
+"""Initial schema: conversations, members, registrations, drafts, consents, subscribers, campaigns, deliveries,
+staff, audit log, events, payments, import runs.
 
 Revision ID: 0001
 Revises:
@@ -34,38 +34,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
 
     op.create_table(
-        "consents",
+        "conversations",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("ref", sa.String(length=64), nullable=False),
-        sa.Column("purpose", sa.String(length=40), nullable=False),
-        sa.Column("text_version", sa.String(length=40), nullable=False),
-        sa.Column("text_hash", sa.String(length=64), nullable=False),
         sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("conversation_bidx", sa.LargeBinary(), nullable=True),
-        sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_consents")),
-        sa.UniqueConstraint("ref", name=op.f("uq_consents_ref")),
-    )
-    with op.batch_alter_table("consents", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_consents_conversation_bidx"), ["conversation_bidx"], unique=False
-        )
-
-    op.create_table(
-        "events",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("type", sa.String(length=60), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=True),
-        sa.Column("conversation_bidx", sa.LargeBinary(), nullable=True),
-        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("chat_id_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("conversation_bidx", sa.LargeBinary(), nullable=False),
+        sa.Column("phone_enc", sa.LargeBinary(), nullable=True),
+        sa.Column("phone_bidx", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+        sa.UniqueConstraint("conversation_bidx", name=op.f("uq_conversations_conversation_bidx")),
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_events_conversation_bidx"), ["conversation_bidx"], unique=False)
-        batch_op.create_index(batch_op.f("ix_events_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_events_type"), ["type"], unique=False)
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_conversations_phone_bidx"), ["phone_bidx"], unique=False)
 
     op.create_table(
         "import_runs",
@@ -79,22 +60,6 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_runs")),
     )
-    op.create_table(
-        "registration_drafts",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("conversation_bidx", sa.LargeBinary(), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("step", sa.String(length=60), nullable=False),
-        sa.Column("data_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_registration_drafts")),
-        sa.UniqueConstraint("conversation_bidx", name=op.f("uq_registration_drafts_conversation_bidx")),
-    )
-    with op.batch_alter_table("registration_drafts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_registration_drafts_expires_at"), ["expires_at"], unique=False)
-
     op.create_table(
         "registrations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -166,36 +131,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("username", name=op.f("uq_staff_accounts_username")),
     )
     op.create_table(
-        "subscribers",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("address_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("address_bidx", sa.LargeBinary(), nullable=False),
-        sa.Column("phone_bidx", sa.LargeBinary(), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("opted_in_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("opted_in_source", sa.String(length=60), nullable=True),
-        sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("opted_out_source", sa.String(length=60), nullable=True),
-        sa.Column("region", sa.String(length=100), nullable=True),
-        sa.Column("occupation", sa.String(length=60), nullable=True),
-        sa.Column("unreachable", sa.Boolean(), nullable=False),
-        sa.Column("unreachable_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("unreachable_reason", sa.String(length=60), nullable=True),
-        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('opted_in', 'opted_out')", name=op.f("ck_subscribers_status")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
-        sa.UniqueConstraint("channel", "address_bidx", name=op.f("uq_subscribers_channel_address_bidx")),
-    )
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_subscribers_phone_bidx"), ["phone_bidx"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_subscribers_status_channel"), ["status", "channel"], unique=False
-        )
-
-    op.create_table(
         "campaigns",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
@@ -221,6 +156,50 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
     )
+    op.create_table(
+        "consents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ref", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=40), nullable=False),
+        sa.Column("text_version", sa.String(length=40), nullable=False),
+        sa.Column("text_hash", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_consents_conversation_id_conversations"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_consents")),
+        sa.UniqueConstraint("ref", name=op.f("uq_consents_ref")),
+    )
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_consents_conversation_id"), ["conversation_id"], unique=False)
+
+    op.create_table(
+        "events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("type", sa.String(length=60), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=True),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_events_conversation_id_conversations"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_events_conversation_id"), ["conversation_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_type"), ["type"], unique=False)
+
     op.create_table(
         "members",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -264,6 +243,60 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_members_nik_bidx"), ["nik_bidx"], unique=False)
+
+    op.create_table(
+        "registration_drafts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("step", sa.String(length=60), nullable=False),
+        sa.Column("data_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_registration_drafts_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registration_drafts")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_registration_drafts_conversation_id")),
+    )
+    with op.batch_alter_table("registration_drafts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_registration_drafts_expires_at"), ["expires_at"], unique=False)
+
+    op.create_table(
+        "subscribers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("opted_in_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("opted_in_source", sa.String(length=60), nullable=True),
+        sa.Column("opted_out_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("opted_out_source", sa.String(length=60), nullable=True),
+        sa.Column("region", sa.String(length=100), nullable=True),
+        sa.Column("occupation", sa.String(length=60), nullable=True),
+        sa.Column("unreachable", sa.Boolean(), nullable=False),
+        sa.Column("unreachable_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("unreachable_reason", sa.String(length=60), nullable=True),
+        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("status IN ('opted_in', 'opted_out')", name=op.f("ck_subscribers_status")),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_subscribers_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscribers")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_subscribers_conversation_id")),
+    )
+    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_subscribers_status_channel"), ["status", "channel"], unique=False
+        )
 
     op.create_table(
         "deliveries",
@@ -340,16 +373,29 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_deliveries_campaign_id_status"))
 
     op.drop_table("deliveries")
+    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_subscribers_status_channel"))
+
+    op.drop_table("subscribers")
+    with op.batch_alter_table("registration_drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_registration_drafts_expires_at"))
+
+    op.drop_table("registration_drafts")
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_members_nik_bidx"))
 
     op.drop_table("members")
-    op.drop_table("campaigns")
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_subscribers_status_channel"))
-        batch_op.drop_index(batch_op.f("ix_subscribers_phone_bidx"))
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_events_type"))
+        batch_op.drop_index(batch_op.f("ix_events_created_at"))
+        batch_op.drop_index(batch_op.f("ix_events_conversation_id"))
 
-    op.drop_table("subscribers")
+    op.drop_table("events")
+    with op.batch_alter_table("consents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_consents_conversation_id"))
+
+    op.drop_table("consents")
+    op.drop_table("campaigns")
     op.drop_table("staff_accounts")
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.drop_index(
@@ -361,21 +407,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_registrations_nik_bidx"))
 
     op.drop_table("registrations")
-    with op.batch_alter_table("registration_drafts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_registration_drafts_expires_at"))
-
-    op.drop_table("registration_drafts")
     op.drop_table("import_runs")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_events_type"))
-        batch_op.drop_index(batch_op.f("ix_events_created_at"))
-        batch_op.drop_index(batch_op.f("ix_events_conversation_bidx"))
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_conversations_phone_bidx"))
 
-    op.drop_table("events")
-    with op.batch_alter_table("consents", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_consents_conversation_bidx"))
-
-    op.drop_table("consents")
+    op.drop_table("conversations")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_log_at"))
 
