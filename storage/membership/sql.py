@@ -147,13 +147,13 @@ class SqlMembershipBackend:
                 existing = self._by_key(session, idempotency_key)
                 if existing is not None:
                     return self._receipt(existing, replayed=True)
-                live = session.scalars(
+                winner = session.scalars(
                     select(Registration.state).where(
                         Registration.nik_bidx.in_(vault.blind_indexes("nik", nik)),
                         Registration.state.in_(LIVE_STATES),
                     )
                 ).first()
-            raise AlreadyRegistered("active" if live == "active" else "awaiting_payment") from None
+            raise AlreadyRegistered("active" if winner == "active" else "awaiting_payment") from None
 
     def _validate(self, application: BpuApplication, nik: str, today: date) -> None:
         try:
