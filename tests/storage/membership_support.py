@@ -111,14 +111,16 @@ class Flaky:
     """A MembershipBackend wrapper that fails or dawdles on command, to play a sick core system.
 
     `fail[op] = n` makes the next n calls of `op` raise BackendUnavailable (the API answers 503);
-    `delay[op] = s` answers `op` s seconds late, *after* the real work is done (so a client that times out
-    on `register` has in fact registered). `calls` counts the calls that reached the backend.
+    `slow[op] = n` makes the next n calls answer `pause` seconds late, *after* the real work is done (so a
+    client that times out on `register` has in fact registered). `calls` counts the calls that reached
+    the backend.
     """
 
     def __init__(self, inner: MembershipBackend) -> None:
         self.inner = inner
         self.fail: Counter[str] = Counter()
-        self.delay: dict[str, float] = {}
+        self.slow: Counter[str] = Counter()
+        self.pause = 1.0
         self.calls: Counter[str] = Counter()
         self._mutex = threading.Lock()
 
@@ -132,8 +134,18 @@ class Flaky:
             raise BackendUnavailable(f"{op}: injected failure")
 
     def _leave(self, op: str) -> None:
-        if op in self.delay:
-            time.sleep(self.delay[op])
+        with self._mutex:
+            slow = self.slow[op] > 0
+            if slow:
+                self.slow[op] -= 1
+        if slow:
+            time.sleep(self.pause)
+
+    def reset(self) -> None:
+        with self._mutex:
+            self.fail.clear()
+            self.slow.clear()
+            self.calls.clear()
 
     def lookup(
         self, *, birth_date: date, nik: str | None = None, kpj: str | None = None

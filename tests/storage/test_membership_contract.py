@@ -55,21 +55,24 @@ class Variant:
 
 
 @pytest.fixture(scope="module")
-def sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+def contract_sqlite_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     path: Path = tmp_path_factory.mktemp("membership") / "jamsosbot.db"
     with sqlite_database(str(path)) as db:
         yield db
 
 
 @pytest.fixture(scope="module")
-def postgres_db() -> Iterator[Database]:
+def contract_pg_db() -> Iterator[Database]:
     with postgres_database() as db:
         yield db
 
 
 @pytest.fixture(scope="module")
-def http_backend(sqlite_db: Database) -> Iterator[HttpMembership]:
-    with serve(SqlMembershipBackend(sqlite_db)) as url, HttpMembership(url, TOKEN, timeout=10) as client:
+def http_backend(contract_sqlite_db: Database) -> Iterator[HttpMembership]:
+    with (
+        serve(SqlMembershipBackend(contract_sqlite_db)) as url,
+        HttpMembership(url, TOKEN, timeout=10) as client,
+    ):
         yield client
 
 
@@ -78,12 +81,12 @@ def http_backend(sqlite_db: Database) -> Iterator[HttpMembership]:
 )
 def variant(request: pytest.FixtureRequest) -> Variant:
     if request.param == "sql-sqlite":
-        db = request.getfixturevalue("sqlite_db")
+        db = request.getfixturevalue("contract_sqlite_db")
         return Variant(SqlMembershipBackend(db), db)
     if request.param == "sql-postgres":
-        db = request.getfixturevalue("postgres_db")
+        db = request.getfixturevalue("contract_pg_db")
         return Variant(SqlMembershipBackend(db), db)
-    return Variant(request.getfixturevalue("http_backend"), request.getfixturevalue("sqlite_db"))
+    return Variant(request.getfixturevalue("http_backend"), request.getfixturevalue("contract_sqlite_db"))
 
 
 # -- register -------------------------------------------------------------------------------------------
