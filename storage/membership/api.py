@@ -40,6 +40,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": wire.Error, "description": "Malformed request (invalid_request)"},
     401: {"model": wire.Error, "description": "Missing or wrong bearer token (unauthorized)"},
     503: {"model": wire.Error, "description": "The backend is down (unavailable); retry later"},
+    # also keeps FastAPI from advertising its default 422 body, which this API never sends for bad input
+    "4XX": {"model": wire.Error, "description": "Any other client error, with its error code"},
 }
 
 
