@@ -111,7 +111,12 @@ def slang() -> Mapping[str, str]:
             cleaned = _clean(key, value)
             if cleaned and cleaned[0] not in refused:
                 merged[cleaned[0]] = cleaned[1]
-    for key, value in domain().items():
+    own = domain()
+    for key, value in merged.items():
+        # a public entry that lands on a word the domain rewrites follows the domain ("yaa" -> "ya" -> "iya")
+        if value in own and own[value] != value:
+            merged[key] = own[value]
+    for key, value in own.items():
         if key == value:
             merged.pop(key, None)  # protected: stays as typed
         else:
