@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 _RUN = re.compile(r"(?<![0-9])\+?[0-9]+(?:[ .\-][0-9]+)*")
 _GROUP = re.compile(r"\+?[0-9]+")
@@ -29,13 +30,19 @@ class Group:
         return self.text.lstrip("+")
 
 
-def runs(folded: str) -> Iterator[tuple[Group, ...]]:
-    """Every run of digit groups in `folded` (ASCII digits only), left to right."""
-    for run in _RUN.finditer(folded):
-        yield tuple(
-            Group(m.group(0), run.start() + m.start(), run.start() + m.end())
-            for m in _GROUP.finditer(run.group(0))
-        )
+@lru_cache(maxsize=32)
+def runs(folded: str) -> tuple[tuple[Group, ...], ...]:
+    """Every run of digit groups in `folded` (ASCII digits only), left to right.
+
+    Cached: the NIK, KPJ and phone finders all scan the same message."""
+    return tuple(_groups(run) for run in _RUN.finditer(folded))
+
+
+def _groups(run: re.Match[str]) -> tuple[Group, ...]:
+    return tuple(
+        Group(m.group(0), run.start() + m.start(), run.start() + m.end())
+        for m in _GROUP.finditer(run.group(0))
+    )
 
 
 def exact_spans(groups: tuple[Group, ...], length: int) -> Iterator[tuple[int, int]]:

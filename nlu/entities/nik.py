@@ -82,7 +82,6 @@ class NikProblem(StrEnum):
     REGENCY = "regency"  # KK is 00
     DISTRICT = "district"  # CC is 00
     BIRTH_DATE = "birth_date"  # DDMMYY is not a date (day 32-40 or 72+, month 13, 31 February...)
-    FUTURE = "future"  # the birth date is after today
     SERIAL = "serial"  # SSSS is 0000
 
 
@@ -117,17 +116,12 @@ def validate(nik: str, *, today: dt.date | None = None) -> NikInfo | NikProblem:
     sex: Literal["L", "P"] = "P" if day > 40 else "L"
     if day > 40:
         day -= 40
-    birth: dt.date | None = None
-    for century in (2000, 1900):
-        try:
-            candidate = dt.date(century + yy, month, day)
-        except ValueError:
-            return NikProblem.BIRTH_DATE
-        if candidate <= today:
-            birth = candidate
-            break
-    if birth is None:
-        return NikProblem.FUTURE
+    try:
+        birth = dt.date(2000 + yy, month, day)
+        if birth > today:
+            birth = dt.date(1900 + yy, month, day)
+    except ValueError:
+        return NikProblem.BIRTH_DATE
     if serial == "0000":
         return NikProblem.SERIAL
     kind: Literal["kabupaten", "kota"] | None = (
