@@ -235,7 +235,7 @@ def test_any_unicode_text_normalizes_with_offsets_inside(text: str) -> None:
 
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=60))
 def test_ascii_tokens_cover_every_non_space_character(text: str) -> None:
-    covered = set()
+    covered: set[int] = set()
     for token in normalize(text).tokens:
         covered.update(range(token.start, token.end))
     assert {i for i, ch in enumerate(text) if not ch.isspace()} <= covered
