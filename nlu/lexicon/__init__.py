@@ -36,6 +36,10 @@ PHRASES: Mapping[tuple[str, ...], str] = MappingProxyType(
         ("bpjs", "tenaga", "kerja"): "bpjs ketenagakerjaan",
         ("bp", "jamsostek"): "bpjs ketenagakerjaan",
         ("bpjs", "kes"): "bpjs kesehatan",
+        # regional thanks, so the classifier sees one form
+        ("matur", "nuwun"): "terima kasih",
+        ("matur", "suwun"): "terima kasih",
+        ("hatur", "nuhun"): "terima kasih",
     }
 )
 

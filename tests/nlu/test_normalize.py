@@ -75,7 +75,9 @@ CASES: list[tuple[str, str]] = [
     ("mksh min", "terima kasih min"),
     ("thx", "terima kasih"),
     # regional words
-    ("matur nuwun", "matur nuwun"),
+    ("matur nuwun", "terima kasih"),
+    ("hatur nuhun", "terima kasih"),
+    ("suwun", "terima kasih"),
     ("piye carane", "bagaimana carane"),
     ("mboten", "tidak"),
     ("nggih", "iya"),
@@ -189,6 +191,9 @@ def test_fold_keeps_length(text: str) -> None:
         ("k3", "ketiga"),
         ("tf", "tensorflow"),
         ("malang", "ngalam"),
+        ("kcp", "kecap"),
+        ("sma", "sama"),
+        ("nuhun", "iya"),
     ],
 )
 def test_wrong_public_mappings_are_overridden(word: str, wrong: str) -> None:
