@@ -1,0 +1,29 @@
+"""Delete my data: a confirmation that says honestly what can and cannot be erased from here, then an
+`erase` event for the host (flows/events.md) and a state that holds nothing about the person any more."""
+
+from __future__ import annotations
+
+from flows.turn import Turn
+
+TEXTS = ("privacy.confirm", "privacy.done", "privacy.kept")
+BUTTONS = ("erase_confirm", "menu")
+
+
+def start(t: Turn) -> None:
+    t.set_pending("erase")
+    t.say("privacy.confirm", "erase_confirm")
+
+
+def on_answer(t: Turn) -> bool:
+    """The answer to the confirmation (pending "erase"); False for anything but yes / no."""
+    if t.msg_is_yes:
+        submitted = bool(t.state.get("done"))
+        t.state.clear()
+        t.emit("opt_out", channel=t.ctx.channel, source="erase")
+        t.emit("erase", channel=t.ctx.channel, had_submitted_registration=submitted)
+        t.say("privacy.done", "menu")
+        return True
+    if t.msg_is_no:
+        t.say("privacy.kept", "menu")
+        return True
+    return False

@@ -1,0 +1,308 @@
+"""BPU self-registration as a form (Rasa-forms style): consent first, then the slots of
+flows.registration_slots in order, skipping any already filled, then a summary to confirm
+(flows.registration_submit).
+
+Each answer is read by the slot's extractor: a value is stored, an `Invalid` gets its reason and the question
+again, and a message that is no answer at all but a confident question ("JHT itu apa?") is left to the
+engine, which answers it and offers to resume ("Lanjut pendaftaran?"). Values volunteered early or in passing
+("sy pedagang mau daftar, nik 3201...") are taken from the entities. The draft lives in the state only
+(the host encrypts it) until the user confirms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+from flows import intents, registration_submit, validators
+from flows.message import Msg
+from flows.registration_slots import BY_NAME, SLOTS
+from flows.replies import Reply
+from flows.turn import Turn
+from flows.validators import Invalid
+from storage.membership.base import MembershipError
+
+NAME = "registration"
+TERMINAL = {"too_old": "age_limit", "too_young": "under_age"}
+TEXTS = (
+    "consent.ask",
+    "consent.again",
+    "consent.declined",
+    "registration.consent_thanks",
+    "registration.not_understood",
+    "registration.in_progress",
+    "registration.cancelled",
+    "registration.restarted",
+    "registration.resume_returning",
+    "registration.resume_later",
+    "registration.ask_phone_own",
+    "registration.own_phone_button",
+    *(s.question for s in SLOTS),
+    *(
+        f"registration.{r}"
+        for r in (
+            *("name_invalid", "nik_length", "nik_province", "nik_date", "nik_invalid", "date_invalid"),
+            *("date_mismatch", "too_old", "too_young", "phone_invalid", "city_invalid", "occupation_invalid"),
+            *("occupation_too_many", "income_invalid", "income_unit", "income_below", "income_too_high"),
+            *("period_invalid", "package_invalid"),
+        )
+    ),
+)
+DATA = (
+    "vocab.name_prefixes",
+    "vocab.not_name",
+    "vocab.city_prefixes",
+    "vocab.without",
+    "vocab.packages",
+    "vocab.period_phrases",
+    "vocab.edit_verbs",
+    "vocab.edit_fields",
+    "occupations.occupations",
+)
+BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
+
+
+def start(t: Turn) -> None:
+    """The user wants to register. An unfinished draft is offered first; else a new draft starts with
+    whatever the message volunteered, and the consent question."""
+    parked = t.parked
+    if parked is not None:
+        parked["offer"] = None
+        t.set_pending("resume")
+        t.say("registration.resume_returning", "resume_returning")
+        return
+    started = t.ctx.now.isoformat()
+    draft_id = hashlib.sha256(f"{t.ctx.channel}:{t.ctx.chat_id}:{started}".encode()).hexdigest()[:16]
+    t.begin(NAME, "consent", {"draft_id": draft_id, "started": started, "rev": 0})
+    harvest(t, t.msg)
+    t.emit("registration.started", draft_id=draft_id, channel=t.ctx.channel, source=t.ctx.start_param)
+    ask(t)
+
+
+def on_message(t: Turn) -> bool:
+    """Handle a message while the form waits; False when it is a question for the engine to answer."""
+    msg, step = t.msg, t.step
+    if step == "consent":
+        return _consent(t)
+    field = registration_submit.edit_request(t)
+    if field is not None and (step in ("confirm", "edit") or field in t.data):
+        registration_submit.clear_for_edit(t, field)
+        ask(t)
+        return True
+    if step == "confirm":
+        return _on_confirm(t)
+    if step == "edit":
+        return _on_edit(t)
+    if msg.is_intent("register"):
+        ask(t, t.text("registration.in_progress"))
+        return True
+    slot = BY_NAME[str(step)]
+    value = slot.extract(t, msg)
+    asking = msg.is_intent(*intents.INTERRUPTING)
+    if asking and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like()))):
+        return False
+    if value is None:
+        ask(t, t.text("registration.not_understood"))
+    elif isinstance(value, Invalid):
+        _invalid(t, value)
+    else:
+        accept(t, slot.name, value)
+        harvest(t, msg)
+        advance(t)
+    return True
+
+
+def _consent(t: Turn) -> bool:
+    if t.msg_is_yes:
+        consent_id = f"{t.data['draft_id']}-c1"
+        version = str(t.content.meta("consent").get("version"))
+        t.data.update(consent_id=consent_id, consent_version=version, consent_at=t.ctx.now.isoformat())
+        t.emit(
+            "consent.given",
+            consent_id=consent_id,
+            version=version,
+            purpose="bpu_registration",
+            channel=t.ctx.channel,
+            draft_id=t.data["draft_id"],
+        )
+        t.say("registration.consent_thanks")
+        advance(t)
+    elif t.msg_is_no:
+        t.emit("consent.declined", version=str(t.content.meta("consent").get("version")))
+        t.emit("registration.stopped", draft_id=t.data["draft_id"], reason="consent_declined")
+        t.end()
+        t.say("consent.declined", "menu")
+    elif t.msg.is_intent(*intents.INTERRUPTING):
+        return False
+    else:
+        t.say("consent.again", "consent")
+    return True
+
+
+def _on_confirm(t: Turn) -> bool:
+    if t.msg_is_yes:
+        registration_submit.submit(t)
+    elif t.msg_is_no or t.msg.choice == "edit":
+        t.goto("edit")
+        ask(t)
+    elif t.msg.is_intent(*intents.INTERRUPTING):
+        return False
+    else:
+        t.say("registration.confirm_again", "confirm")
+    return True
+
+
+def _on_edit(t: Turn) -> bool:
+    field = registration_submit.field_named(t)
+    if t.msg.choice == "summary" or t.msg_is_no:
+        registration_submit.summary(t)
+    elif field is not None:
+        registration_submit.clear_for_edit(t, field)
+        ask(t)
+    elif t.msg.is_intent(*intents.INTERRUPTING):
+        return False
+    else:
+        ask(t)
+    return True
+
+
+def _invalid(t: Turn, problem: Invalid) -> None:
+    if problem.reason in TERMINAL:
+        t.emit("registration.stopped", draft_id=t.data["draft_id"], reason=TERMINAL[problem.reason])
+        t.end()
+        t.say(f"registration.{problem.reason}", "menu", **problem.values)
+        return
+    values = dict(problem.values)
+    if problem.reason == "income_below":
+        values["minimum"] = t.rp(t.table.minimum_base)
+    special = {"date_mismatch": "fix_nik", "income_below": "minimum_income"}.get(problem.reason)
+    slot = BY_NAME.get(str(t.step))
+    buttons = t.content.buttons(special) if special else slot.buttons(t) if slot and slot.buttons else ()
+    t.say(f"registration.{problem.reason}", buttons, **values)
+
+
+def accept(t: Turn, name: str, value: object) -> None:
+    t.data[name] = value
+    t.data["rev"] = int(t.data.get("rev", 0)) + 1
+    born = t.data.get("birth_date")
+    if name == "nik" and born and not validators.agrees_with_nik(date.fromisoformat(born), str(value)):
+        t.data.pop("birth_date")  # asked again; the question says why
+
+
+def harvest(t: Turn, msg: Msg) -> None:
+    """Fill empty slots from the message's entities, silently keeping only valid values."""
+    d, today = t.data, t.today
+    candidates: dict[str, object] = {}
+    if msg.value("nik"):
+        candidates["nik"] = validators.nik("", str(msg.value("nik")), today)
+    if msg.value("phone"):
+        candidates["phone"] = validators.phone("", str(msg.value("phone")))
+    if msg.values("occupation"):
+        known = {o["value"] for o in t.content.data("occupations.occupations")}
+        candidates["occupations"] = validators.occupations([str(v) for v in msg.values("occupation")], known)
+    if msg.value("amount") is not None:
+        candidates["income"] = validators.income(msg.value("amount"), t.table.minimum_base)
+    for name, value in candidates.items():
+        if name not in d and not isinstance(value, Invalid):
+            stored = getattr(value, "nik", value)
+            d[name] = list(stored) if isinstance(stored, tuple) else stored
+    if msg.value("date") and "birth_date" not in d:
+        born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
+        if not isinstance(born, Invalid):
+            d["birth_date"] = born.isoformat()
+
+
+def advance(t: Turn) -> None:
+    """Ask the first empty slot, or show the summary when all are filled; stop for an existing member."""
+    if not _membership_ok(t):
+        return
+    for slot in SLOTS:
+        if slot.name not in t.data:
+            t.goto(slot.name)
+            ask(t)
+            return
+    registration_submit.summary(t)
+
+
+def ask(t: Turn, prefix: str | None = None) -> None:
+    """(Re-)ask what the form waits for, optionally after a short remark in the same bubble."""
+    step = str(t.step)
+    if step == "consent":
+        reply = t.content.reply("consent.ask", t.content.buttons("consent"), days=t.draft_days)
+    elif step in ("confirm", "edit"):
+        registration_submit.ask(t)
+        return
+    else:
+        slot = BY_NAME[step]
+        key = "registration.ask_phone_own" if step == "phone" and t.ctx.phone else slot.question
+        values = registration_submit.question_values(t, step)
+        reply = Reply(t.text(key, **values), slot.buttons(t) if slot.buttons else ())
+    t.add(Reply(f"{prefix}\n\n{reply.text}" if prefix else reply.text, reply.buttons))
+
+
+def _membership_ok(t: Turn) -> bool:
+    """Once NIK and birth date are both known, look the pair up: an existing member is told so, not
+    registered twice. A backend outage skips the check (the backend refuses duplicates at submission)."""
+    nik, born = t.data.get("nik"), t.data.get("birth_date")
+    if not nik or not born or t.data.get("checked") == [nik, born]:
+        return True
+    try:
+        record = t.services.membership.lookup(birth_date=date.fromisoformat(born), nik=nik)
+    except MembershipError:
+        return True
+    t.data["checked"] = [nik, born]
+    if record is None or record.status == "rejected":
+        return True
+    registration_submit.already_member(t, record.status)
+    return False
+
+
+def cancel(t: Turn) -> None:
+    t.emit("registration.stopped", draft_id=t.data.get("draft_id"), reason="cancelled")
+    t.end()
+    t.say("registration.cancelled", "menu")
+
+
+def restart(t: Turn) -> None:
+    """ "ulang": the same draft from its first question (consent already given is kept)."""
+    keep = {k: v for k, v in t.data.items() if k in ("draft_id", "started", "rev") or k.startswith("consent")}
+    keep["rev"] = int(keep.get("rev", 0)) + 1
+    t.begin(NAME, "consent" if "consent_id" not in keep else SLOTS[0].name, keep)
+    t.say("registration.restarted")
+    ask(t)
+
+
+def park(t: Turn, offer: str | None) -> None:
+    """Put the draft aside (the user went elsewhere). `offer` asks to resume at the next natural point:
+    "interrupted" ("Lanjut pendaftaran?") or "returning" (after idle expiry); None does not ask."""
+    t.state["parked"] = {"step": t.step, "data": t.data, "offer": offer}
+    t.end()
+
+
+def unpark(t: Turn) -> None:
+    parked = t.state.pop("parked")
+    t.begin(NAME, parked["step"], parked["data"])
+    ask(t)
+
+
+def on_resume_answer(t: Turn) -> bool:
+    """The answer to "Lanjut pendaftaran?" (pending "resume")."""
+    if t.msg_is_yes:
+        if t.parked is not None:
+            unpark(t)
+        else:
+            ask(t)
+        return True
+    if t.msg.choice == "restart":
+        t.state.pop("parked", None)
+        t.end()
+        start(t)
+        return True
+    if t.msg_is_no:
+        if t.flow == NAME:
+            park(t, offer=None)
+        elif t.parked is not None:
+            t.parked["offer"] = None
+        t.say("registration.resume_later", "menu", days=t.draft_days)
+        return True
+    return False

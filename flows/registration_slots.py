@@ -1,0 +1,187 @@
+"""The BPU registration form as data: its slots in the order asked, how each is read from a message, and the
+buttons offered with each question.
+
+An extractor returns the value to store (JSON-serialisable), `Invalid` when the user tried to answer and the
+answer is wrong, or None when the message holds no answer of that kind at all (then it may be a question
+asked mid-form: flows.registration decides).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flows import choices, validators
+from flows.contribution import first_contribution_month, monthly_contribution
+from flows.masking import mask_phone
+from flows.message import Msg, parse_payload
+from flows.replies import Button
+from flows.turn import Turn
+from flows.validators import Invalid
+from storage.membership.base import Program
+
+Extracted = Any  # a stored value | Invalid | None
+PACKAGES: dict[str, tuple[Program, ...]] = {"jkk_jkm": ("jkk", "jkm"), "jkk_jkm_jht": ("jkk", "jkm", "jht")}
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    extract: Callable[[Turn, Msg], Extracted]
+    buttons: Callable[[Turn], tuple[Button, ...]] | None = None
+    free_text: bool = False  # any text could be an answer (name, city)
+
+    @property
+    def question(self) -> str:
+        return f"registration.ask_{self.name}"
+
+
+def occupation_list(t: Turn) -> list[dict[str, str]]:
+    return [dict(o) for o in t.content.data("occupations.occupations")]
+
+
+def choose(value: str) -> str:
+    return "/choose" + json.dumps({"value": value}, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---- extractors ------------------------------------------------------------------------------------------
+def _full_name(t: Turn, msg: Msg) -> Extracted:
+    words = t.content.words
+    return validators.full_name(msg.text, words("vocab.name_prefixes"), words("vocab.not_name"))
+
+
+def _nik(t: Turn, msg: Msg) -> Extracted:
+    result = validators.nik(msg.text, msg.value("nik"), t.today)
+    if isinstance(result, Invalid):
+        return None if result.reason == "nik_missing" else result
+    return result.nik
+
+
+def _birth_date(t: Turn, msg: Msg) -> Extracted:
+    value = msg.value("date")
+    if value is None:
+        return Invalid("date_invalid") if re.search(r"\d", msg.text) else None
+    result = validators.birth_date(str(value), t.data.get("nik"), t.today)
+    return result if isinstance(result, Invalid) else result.isoformat()
+
+
+def _phone(t: Turn, msg: Msg) -> Extracted:
+    if msg.choice == "own_phone" and t.ctx.phone:
+        return validators.phone(t.ctx.phone, t.ctx.phone)
+    entity = msg.value("phone")
+    if entity is None and not re.search(r"\d{3}", msg.text):
+        return None
+    return validators.phone(msg.text, str(entity) if entity else None)
+
+
+def _city(t: Turn, msg: Msg) -> Extracted:
+    return validators.city(msg.text, t.content.words("vocab.city_prefixes"))
+
+
+def _occupations(t: Turn, msg: Msg) -> Extracted:
+    known = {o["value"] for o in occupation_list(t)}
+    offered = [(o["title"], choose(o["value"])) for o in occupation_list(t)]
+    values: list[str] = []
+    if msg.choice:
+        values = [msg.choice]
+    else:
+        picked = choices.resolve_many(msg.text, offered, limit=validators.MAX_OCCUPATIONS + 1) or []
+        values = [str((parse_payload(p) or ("", {}))[1].get("value")) for p in picked]
+        values = values or [str(v) for v in msg.values("occupation")]
+    if not values:
+        return Invalid("occupation_invalid") if re.fullmatch(r"[\d\s,.]+", msg.text.strip()) else None
+    result = validators.occupations(values, known)
+    return result if isinstance(result, Invalid) else list(result)
+
+
+def _income(t: Turn, msg: Msg) -> Extracted:
+    amount = msg.choice if msg.choice and msg.choice.isdigit() else msg.value("amount")
+    if amount is None:
+        if re.fullmatch(r"\s*\d+\s*", msg.text):
+            amount = int(msg.text)
+        else:
+            return Invalid("income_invalid") if re.search(r"\d", msg.text) else None
+    return validators.income(amount, t.table.minimum_base)
+
+
+def _package(t: Turn, msg: Msg) -> Extracted:
+    if msg.choice in PACKAGES:
+        return msg.choice
+    words = set(msg.norm.split())
+    programs = {str(p) for p in msg.values("program")} | (words & {"jkk", "jkm", "jht"})
+    if words & t.content.words("vocab.without") and "jht" in programs:
+        return "jkk_jkm"
+    for package, phrases in t.content.data("vocab.packages").items():
+        if any(re.search(rf"\b{re.escape(str(p))}\b", msg.norm) for p in phrases):
+            return str(package)
+    if "jht" in programs:
+        return "jkk_jkm_jht"
+    if programs:
+        return "jkk_jkm"
+    return None
+
+
+def _period(t: Turn, msg: Msg) -> Extracted:
+    value: Any = msg.choice
+    if value is None:
+        for phrase, months in t.content.data("vocab.period_phrases").items():
+            if re.search(rf"\b{re.escape(str(phrase))}\b", msg.norm):
+                value = months
+                break
+    if value is None:
+        found = re.search(r"\b(\d{1,2})\b", msg.norm)
+        if not found:
+            return None
+        value = found.group(1)
+    return validators.period(value)
+
+
+# ---- buttons ---------------------------------------------------------------------------------------------
+def _phone_buttons(t: Turn) -> tuple[Button, ...]:
+    if not t.ctx.phone:
+        return ()
+    return (t.button("registration.own_phone_button", choose("own_phone"), phone=mask_phone(t.ctx.phone)),)
+
+
+def _occupation_buttons(t: Turn) -> tuple[Button, ...]:
+    return tuple(Button(o["title"], choose(o["value"])) for o in occupation_list(t))
+
+
+def package_amounts(t: Turn) -> dict[str, int]:
+    occupations = t.data.get("occupations") or []
+    month = first_contribution_month(t.today)
+    return {
+        name: monthly_contribution(t.data["income"], programs, occupations, month, t.table).total
+        for name, programs in PACKAGES.items()
+    }
+
+
+def _package_buttons(t: Turn) -> tuple[Button, ...]:
+    amounts = package_amounts(t)
+    return tuple(
+        t.button(f"registration.package_{name}_button", choose(name), amount=t.rp(amount))
+        for name, amount in amounts.items()
+    )
+
+
+def _period_buttons(t: Turn) -> tuple[Button, ...]:
+    return tuple(t.button("registration.period_button", choose(str(m)), months=m) for m in validators.PERIODS)
+
+
+SLOTS: tuple[Slot, ...] = (
+    Slot("full_name", _full_name, free_text=True),
+    Slot("nik", _nik),
+    Slot("birth_date", _birth_date),
+    Slot("phone", _phone, _phone_buttons),
+    Slot("city", _city, free_text=True),
+    Slot("occupations", _occupations, _occupation_buttons),
+    Slot("income", _income),
+    Slot("package", _package, _package_buttons),
+    Slot("period", _period, _period_buttons),
+)
+BY_NAME = {s.name: s for s in SLOTS}
+# Slots a message may fill in passing, from entities alone ("sy ojol mau daftar, nik 3201...").
+HARVESTED = ("nik", "birth_date", "phone", "occupations", "income")
