@@ -60,6 +60,7 @@ _PIECE = re.compile(
     rf"|(?P<other>([^\w\s])\4*|_+)"
 )
 _RUN = re.compile(r"([^\W\d_])\1+")
+_LONGEST_PHRASE = max(len(k) for k in lexicon.PHRASES)
 _MAX_RUNS = 5  # beyond this many letter runs the candidate search is not worth it: collapse directly
 
 
@@ -205,7 +206,7 @@ def _word_tokens(piece: _Piece, original: str) -> list[tuple[str, str, int, int]
 def _apply_phrases(items: list[tuple[str, str, int, int]]) -> list[Token]:
     """Fold multi-word domain phrases (on the typed spelling, so "bp" is not first read as "bapak")."""
     tokens: list[Token] = []
-    longest = max(len(k) for k in lexicon.PHRASES)
+    longest = _LONGEST_PHRASE
     i = 0
     while i < len(items):
         for size in range(min(longest, len(items) - i), 1, -1):
