@@ -52,10 +52,12 @@ def record_consent(
     text: str,
     phone: str | None = None,
     at: datetime | None = None,
+    ref: str | None = None,
 ) -> str:
     """Record that this conversation agreed to `text` (version `text_version`) for `purpose`; returns the
-    consent's reference (what BpuApplication.consent_id carries)."""
-    ref = uuid.uuid4().hex
+    consent's reference (what BpuApplication.consent_id carries): `ref` when the caller chose one (the flow
+    engine names the consent in its event), else a new one."""
+    ref = ref or uuid.uuid4().hex
     with db.transaction() as session:
         conv = conversation_id(session, db.vault, channel, chat_id, phone=phone)
         session.add(
