@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from bot import health, nlu_api
-from bot.channels import rest
+from bot.channels import rest, whatsapp
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -38,4 +38,5 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(rest.router)
     app.include_router(nlu_api.router)
     app.include_router(health.router)
+    app.include_router(whatsapp.router)
     return app

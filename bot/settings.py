@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_whatsapp_from: str | None = Field(None, alias="TWILIO_WHATSAPP_FROM")
     twilio_api_url: str = Field("https://api.twilio.com", alias="TWILIO_API_URL")
+    # YAML: "payload|payload" of a reply's buttons -> ContentSid of an approved quick-reply template
+    twilio_quick_replies: Path | None = Field(None, alias="TWILIO_QUICK_REPLIES")
 
     # nlu
     nlu_backend: Literal["builtin", "rasa"] = Field("builtin", alias="NLU_BACKEND")

@@ -10,6 +10,7 @@ from storage.models.members import MEMBER_STATUSES, ImportRun, Member, Payment
 from storage.models.registrations import LIVE_STATES, REGISTRATION_STATES, Registration, RegistrationDraft
 from storage.models.staff import STAFF_ROLES, AuditEntry, StaffAccount
 from storage.models.subscribers import SUBSCRIBER_STATUSES, Subscriber
+from storage.models.whatsapp import WhatsAppMessage
 
 __all__ = [
     "CAMPAIGN_STATUSES",
@@ -34,5 +35,6 @@ __all__ = [
     "StaffAccount",
     "Subscriber",
     "UtcDateTime",
+    "WhatsAppMessage",
     "utcnow",
 ]
