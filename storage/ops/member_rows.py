@@ -6,16 +6,18 @@ itself); `seal_row` turns clean values into the encrypted tuple the import write
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import phonenumbers
 
 from storage.crypto import Vault
 from storage.models import MEMBER_STATUSES
-from storage.ops.identity import InvalidIdentity, check_kpj, digits, mask_nik, parse_nik
+from storage.ops.identity import InvalidIdentity, digits, mask_nik, parse_nik
 
 REQUIRED = ("kpj", "nik", "full_name", "birth_date", "status", "programs")
 OPTIONAL = (
@@ -32,6 +34,8 @@ COLUMNS = REQUIRED + OPTIONAL
 PERSONAL = frozenset({"nik", "kpj", "full_name", "birth_date", "phone", "address", "income_base"})
 PROGRAMS = ("jkk", "jkm", "jht", "jp", "jkp")
 _LIST_SPLIT = re.compile(r"[+;,/|]")
+_PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+_MOBILE = re.compile(r"(?:\+62|62|0)(8[1-35-9]\d{7,10})")  # libphonenumber's ID mobile pattern
 _NIK_REASONS = {
     "nik_length": "NIK must have exactly 16 digits",
     "nik_province": "NIK starts with an unknown province code",
@@ -53,8 +57,8 @@ class MemberRow:
     full_name: str
     birth_date: date
     status: str
-    programs: list[str]
-    occupations: list[str]
+    programs: tuple[str, ...]
+    occupations: tuple[str, ...]
     protected_from: date | None
     protected_until: date | None
     next_due_date: date | None
@@ -110,80 +114,93 @@ def _date(raw: str, column: str, problems: list[RowProblem], *, required: bool =
     return value
 
 
-def _list(raw: str) -> list[str]:
-    return [item.strip().lower() for item in _LIST_SPLIT.split(raw) if item.strip()]
+@lru_cache(maxsize=4096)
+def _list(raw: str) -> tuple[str, ...]:
+    # the same few program/occupation strings repeat on every row: parse each once
+    return tuple(item.strip().lower() for item in _LIST_SPLIT.split(raw) if item.strip())
+
+
+@lru_cache(maxsize=4096)
+def as_json(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values))
+
+
+def _text(raw: Mapping[str, str | None], name: str) -> str:
+    value = raw.get(name)
+    return value.strip() if value else ""
 
 
 def check_row(raw: Mapping[str, str | None], *, today: date) -> tuple[MemberRow | None, list[RowProblem]]:
-    """Validate one CSV record (a DictReader row). Exactly one of the pair is meaningful."""
+    """Validate one CSV record (a DictReader row): the clean row and no problems, or None and the problems.
+
+    This runs once per imported row, so it avoids work where it can (the import's rate depends on it)."""
     problems: list[RowProblem] = []
 
-    def get(name: str) -> str:
-        return (raw.get(name) or "").strip()
+    kpj = _text(raw, "kpj")
+    if len(kpj) != 11 or not kpj.isdigit():
+        kpj = digits(kpj)
+        if len(kpj) != 11 or not kpj.isdigit():
+            problems.append(RowProblem("kpj", "KPJ number must have exactly 11 digits"))
 
-    kpj = digits(get("kpj"))
-    try:
-        check_kpj(kpj)
-    except InvalidIdentity:
-        problems.append(RowProblem("kpj", "KPJ number must have exactly 11 digits"))
-
-    nik = digits(get("nik"))
+    nik = _text(raw, "nik")
+    if not nik.isdigit():
+        nik = digits(nik)
     nik_info = None
     try:
         nik_info = parse_nik(nik)
     except InvalidIdentity as exc:
         problems.append(RowProblem("nik", _NIK_REASONS[exc.reason]))
 
-    full_name = " ".join(get("full_name").split())
+    full_name = " ".join(_text(raw, "full_name").split())
     if not full_name:
         problems.append(RowProblem("full_name", "missing"))
     elif len(full_name) > 120:
         problems.append(RowProblem("full_name", "longer than 120 characters"))
 
-    birth_date = _date(get("birth_date"), "birth_date", problems, required=True)
+    birth_date = _date(_text(raw, "birth_date"), "birth_date", problems, required=True)
     if birth_date is not None:
         if birth_date > today:
             problems.append(RowProblem("birth_date", "in the future"))
         elif nik_info is not None and not nik_info.matches(birth_date):
             problems.append(RowProblem("birth_date", "does not match the date of birth in the NIK"))
 
-    status = get("status").lower()
+    status = _text(raw, "status").lower()
     if status not in MEMBER_STATUSES:
         problems.append(RowProblem("status", f"must be one of {', '.join(MEMBER_STATUSES)}"))
 
-    programs = _list(get("programs"))
+    programs = _list(_text(raw, "programs"))
     if not programs or any(p not in PROGRAMS for p in programs):
         problems.append(RowProblem("programs", f"must be one or more of {', '.join(PROGRAMS)}"))
 
-    occupations = _list(get("occupations"))
+    occupations = _list(_text(raw, "occupations"))
     if len(occupations) > 2:
         problems.append(RowProblem("occupations", "at most 2 occupations"))
 
-    protected_from = _date(get("protected_from"), "protected_from", problems)
-    protected_until = _date(get("protected_until"), "protected_until", problems)
+    protected_from = _date(_text(raw, "protected_from"), "protected_from", problems)
+    protected_until = _date(_text(raw, "protected_until"), "protected_until", problems)
     if protected_from and protected_until and protected_from > protected_until:
         problems.append(RowProblem("protected_until", "before protected_from"))
-    next_due_date = _date(get("next_due_date"), "next_due_date", problems)
+    next_due_date = _date(_text(raw, "next_due_date"), "next_due_date", problems)
 
     income_base = None
-    income_raw = get("income_base").replace(".", "").replace(",", "")
+    income_raw = _text(raw, "income_base").replace(".", "").replace(",", "")
     if income_raw:
         if not income_raw.isdigit() or int(income_raw) <= 0:
             problems.append(RowProblem("income_base", "must be a positive whole number of rupiah"))
         else:
             income_base = int(income_raw)
 
-    channel = get("registration_channel") or None
+    channel = _text(raw, "registration_channel") or None
     if channel is not None and len(channel) > 20:
         problems.append(RowProblem("registration_channel", "longer than 20 characters"))
 
     phone = None
-    if get("phone"):
-        phone = _phone(get("phone"))
+    if phone_raw := _text(raw, "phone"):
+        phone = normalize_phone(phone_raw)
         if phone is None:
             problems.append(RowProblem("phone", "not a valid Indonesian phone number"))
 
-    address = get("address") or None
+    address = _text(raw, "address") or None
     if address is not None and len(address) > 300:
         problems.append(RowProblem("address", "longer than 300 characters"))
 
@@ -211,7 +228,12 @@ def check_row(raw: Mapping[str, str | None], *, today: date) -> tuple[MemberRow 
     )
 
 
-def _phone(raw: str) -> str | None:
+def normalize_phone(raw: str) -> str | None:
+    """E.164 for an Indonesian number, or None. Mobile numbers (domain.md §6.2) take a fast path; anything
+    else goes through libphonenumber."""
+    compact = _PHONE_SEPARATORS.sub("", raw)
+    if match := _MOBILE.fullmatch(compact):
+        return "+62" + match.group(1)
     try:
         number = phonenumbers.parse(raw, "ID")
     except phonenumbers.NumberParseException:
@@ -222,7 +244,7 @@ def _phone(raw: str) -> str | None:
 
 
 def seal_row(vault: Vault, row: MemberRow) -> SealedRow:
-    """The row as stored, in SEALED_COLUMNS order (lists stay lists; the writer serializes them)."""
+    """The row as stored, in SEALED_COLUMNS order (programs and occupations as JSON text)."""
     return (
         vault.encrypt("kpj", row.kpj.encode()),
         vault.blind_index("kpj", row.kpj),
@@ -234,8 +256,8 @@ def seal_row(vault: Vault, row: MemberRow) -> SealedRow:
         vault.encrypt_text("address", row.address),
         vault.encrypt_int("income_base", row.income_base),
         row.status,
-        row.programs,
-        row.occupations,
+        as_json(row.programs),
+        as_json(row.occupations),
         row.protected_from,
         row.protected_until,
         row.next_due_date,

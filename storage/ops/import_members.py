@@ -1,0 +1,241 @@
+"""`jamsosbot import-members FILE.csv`: load members from the data exchange CSV (docs/storage.md).
+
+Streaming: the file is read record by record and written in batches, so memory stays flat however large
+the file. Each row is validated (storage.ops.member_rows); a bad row is skipped and reported in an error
+file (row number, column, reason; a NIK only masked, other personal values not at all), the rest is loaded.
+Re-importing a file updates the members it holds (upsert on the KPJ blind index), so an interrupted run
+can simply be run again. A KPJ that appears twice in one file is a duplicate: the first row wins.
+
+Parsing, validation and encryption run on this thread while the previous batch is written on a writer
+thread: the database works while Python parses, which is what lets one process reach the target rate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bot.clock import now_wib
+from storage.db import Database
+from storage.models import ImportRun, utcnow
+from storage.ops.member_rows import COLUMNS, REQUIRED, SealedRow, check_row, seal_row, shown_value
+from storage.ops.member_writers import Batch, kpj_index, writer_for
+from storage.repo.staff import add_audit
+
+DEFAULT_BATCH = 5_000
+ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
+
+
+class ImportFormatError(ValueError):
+    """The file cannot be imported at all (missing columns, not CSV, rotation in progress)."""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    run_id: int
+    rows_read: int
+    rows_written: int
+    rows_rejected: int
+    errors_path: Path | None
+
+
+class _ErrorFile:
+    """The per-row error report, created on the first error only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file: io.TextIOWrapper | None = None
+        self._writer: Any = None
+        self.rows: set[int] = set()
+
+    def add(self, row_no: int, column: str, reason: str, raw: str) -> None:
+        if self._writer is None:
+            self._file = self.path.open("w", newline="", encoding="utf-8")
+            self._writer = csv.writer(self._file)
+            self._writer.writerow(["row", "column", "reason", "value"])
+        self._writer.writerow([row_no, column, reason, shown_value(column, raw)])
+        self.count += 1
+        self.rows.add(row_no)
+
+    def close(self) -> Path | None:
+        if self._file is not None:
+            self._file.close()
+            return self.path
+        return None
+
+
+class _BackgroundWriter:
+    """Writes batches on a thread, one batch in flight while the next is prepared."""
+
+    def __init__(self, write: Callable[[Batch], list[int]]) -> None:
+        self._write = write
+        self._jobs: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
+        self._results: queue.Queue[tuple[Batch, list[int]] | BaseException] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="member-import-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._jobs.get()) is not None:
+            try:
+                self._results.put((batch, self._write(batch)))
+            except BaseException as exc:  # handed to the reading thread, which re-raises it
+                self._results.put(exc)
+                return
+
+    def submit(self, batch: Batch) -> None:
+        while True:
+            if not self._thread.is_alive():
+                self.finished()  # raises the writer's error
+                raise RuntimeError("the import writer stopped")
+            try:
+                self._jobs.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def finished(self) -> list[tuple[Batch, list[int]]]:
+        """Results ready so far (re-raises a writer failure)."""
+        done = []
+        while not self._results.empty():
+            item = self._results.get()
+            if isinstance(item, BaseException):
+                raise item
+            done.append(item)
+        return done
+
+    def close(self) -> list[tuple[Batch, list[int]]]:
+        """Wait for the batches in flight; their results (re-raises a writer failure)."""
+        while self._thread.is_alive():
+            try:
+                self._jobs.put(None, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        self._thread.join()
+        return self.finished()
+
+    def abandon(self) -> None:
+        """Stop after a failure elsewhere, without raising."""
+        with contextlib.suppress(BaseException):
+            self.close()
+
+
+def import_members(
+    db: Database,
+    path: Path,
+    *,
+    errors_path: Path | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    today: date | None = None,
+    on_progress: ProgressCallback | None = None,
+    actor: str = "cli",
+) -> ImportReport:
+    """Import `path`; the error report goes to `errors_path` (default: next to the file, `.errors.csv`)."""
+    if db.vault.key_count > 1:
+        raise ImportFormatError("a key rotation is unfinished; run `jamsosbot rotate-key` first")
+    today = today or now_wib().date()
+    errors = _ErrorFile(errors_path or path.with_name(path.name + ".errors.csv"))
+    total = path.stat().st_size
+    run_id = _start_run(db, path.name)
+    writer = writer_for(db, run_id)
+    background = _BackgroundWriter(writer.write)
+    rows_read = 0
+    written = 0
+
+    def collect(results: list[tuple[Batch, list[int]]]) -> None:
+        nonlocal written
+        for batch, duplicates in results:
+            for row_no in duplicates:
+                errors.add(row_no, "kpj", "duplicate: this KPJ appears earlier in the file", "")
+            written += len(batch) - len(duplicates)
+
+    try:
+        with path.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            reader = csv.DictReader(text)
+            _check_header(reader.fieldnames)
+            batch: list[tuple[int, SealedRow]] = []
+            in_batch: dict[bytes, int] = {}
+            for row_no, record in enumerate(reader, start=2):  # row 1 is the header, as a spreadsheet shows
+                rows_read += 1
+                clean, problems = check_row(record, today=today)
+                for problem in problems:
+                    errors.add(row_no, problem.column, problem.reason, record.get(problem.column) or "")
+                if clean is None:
+                    continue
+                sealed = seal_row(db.vault, clean)
+                index = kpj_index(sealed)
+                if index in in_batch:
+                    errors.add(row_no, "kpj", "duplicate: this KPJ appears earlier in the file", "")
+                    continue
+                in_batch[index] = row_no
+                batch.append((row_no, sealed))
+                if len(batch) >= batch_size:
+                    background.submit(batch)
+                    collect(background.finished())
+                    batch, in_batch = [], {}
+                    if on_progress:
+                        on_progress(raw.tell(), total)
+            if batch:
+                background.submit(batch)
+            collect(background.close())
+            if on_progress:
+                on_progress(total, total)
+    except BaseException:
+        background.abandon()
+        raise
+    finally:
+        writer.close()
+        errors_file = errors.close()
+
+    report = ImportReport(run_id, rows_read, written, len(errors.rows), errors_file)
+    _finish_run(db, report, actor)
+    return report
+
+
+def _check_header(fieldnames: Any) -> None:
+    if not fieldnames:
+        raise ImportFormatError("the file is empty")
+    names = [n.strip().lower() for n in fieldnames]
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise ImportFormatError(f"missing columns: {', '.join(missing)} (expected {', '.join(COLUMNS)})")
+    if names != list(fieldnames):
+        raise ImportFormatError("column names must be lower case without spaces (see docs/storage.md)")
+
+
+def _start_run(db: Database, source_name: str) -> int:
+    with db.transaction() as session:
+        run = ImportRun(source_name=source_name[:255])
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish_run(db: Database, report: ImportReport, actor: str) -> None:
+    counts = {"read": report.rows_read, "written": report.rows_written, "rejected": report.rows_rejected}
+    with db.transaction() as session:
+        run = session.get(ImportRun, report.run_id)
+        if run is not None:
+            run.finished_at = utcnow()
+            run.rows_read, run.rows_written, run.rows_rejected = (
+                report.rows_read,
+                report.rows_written,
+                report.rows_rejected,
+            )
+        add_audit(
+            session,
+            actor=actor,
+            action="import_members",
+            target=f"import_run:{report.run_id}",
+            details=counts,
+        )
