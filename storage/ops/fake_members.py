@@ -18,114 +18,26 @@ from storage.ops.identity import PROVINCE_CODES
 from storage.ops.member_rows import COLUMNS
 from storage.repo.members import add_months, month_end
 
-MEN = [
-    "Agus",
-    "Budi",
-    "Joko",
-    "Slamet",
-    "Bambang",
-    "Hendra",
-    "Rudi",
-    "Andi",
-    "Dedi",
-    "Wahyu",
-    "Eko",
-    "Arif",
-    "Yusuf",
-    "Rahmat",
-    "Sutrisno",
-    "Teguh",
-    "Dimas",
-    "Fajar",
-    "Rizky",
-    "Ahmad",
-    "Muhammad",
-    "Ilham",
-    "Bayu",
-    "Dwi",
-    "Hadi",
-    "Imam",
-    "Irfan",
-    "Putu",
-    "Made",
-    "Ketut",
-    "Wayan",
-    "Nyoman",
-    "Yohanes",
-    "Daniel",
-]
-WOMEN = [
-    "Siti",
-    "Sri",
-    "Dewi",
-    "Ratna",
-    "Wulan",
-    "Nur",
-    "Rina",
-    "Yuni",
-    "Ani",
-    "Lestari",
-    "Fitri",
-    "Indah",
-    "Putri",
-    "Ayu",
-    "Dian",
-    "Maya",
-    "Rini",
-    "Eka",
-    "Tuti",
-    "Sari",
-    "Nia",
-    "Novi",
-    "Intan",
-    "Wati",
-    "Endang",
-    "Suharti",
-    "Kadek",
-    "Komang",
-    "Maria",
-    "Yuliana",
-    "Ningsih",
-    "Rahayu",
-    "Fatimah",
-    "Aisyah",
-]
-FAMILY = [
-    "Saputra",
-    "Wijaya",
-    "Susanto",
-    "Hidayat",
-    "Setiawan",
-    "Pratama",
-    "Kurniawan",
-    "Nugroho",
-    "Siregar",
-    "Nasution",
-    "Harahap",
-    "Lubis",
-    "Simanjuntak",
-    "Sitompul",
-    "Hutapea",
-    "Sinaga",
-    "Pangaribuan",
-    "Tanjung",
-    "Rahman",
-    "Hasibuan",
-    "Purba",
-    "Ginting",
-    "Tarigan",
-    "Manurung",
-    "Wibowo",
-    "Santoso",
-    "Gunawan",
-    "Halim",
-    "Syahputra",
-    "Ramadhan",
-    "Firmansyah",
-    "Permana",
-    "Sembiring",
-    "Daulay",
-]
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+MEN = _words(
+    "Agus Budi Joko Slamet Bambang Hendra Rudi Andi Dedi Wahyu Eko Arif Yusuf Rahmat Sutrisno Teguh "
+    "Dimas Fajar Rizky Ahmad Muhammad Ilham Bayu Dwi Hadi Imam Irfan Putu Made Ketut Wayan Nyoman "
+    "Yohanes Daniel"
+)
+WOMEN = _words(
+    "Siti Sri Dewi Ratna Wulan Nur Rina Yuni Ani Lestari Fitri Indah Putri Ayu Dian Maya Rini Eka "
+    "Tuti Sari Nia Novi Intan Wati Endang Suharti Kadek Komang Maria Yuliana Ningsih Rahayu Fatimah "
+    "Aisyah"
+)
+FAMILY = _words(
+    "Saputra Wijaya Susanto Hidayat Setiawan Pratama Kurniawan Nugroho Siregar Nasution Harahap Lubis "
+    "Simanjuntak Sitompul Hutapea Sinaga Pangaribuan Tanjung Rahman Hasibuan Purba Ginting Tarigan "
+    "Manurung Wibowo Santoso Gunawan Halim Syahputra Ramadhan Firmansyah Permana Sembiring Daulay"
+)
 OCCUPATIONS = (
     "ojol",
     "ojek pangkalan",
@@ -144,32 +56,8 @@ OCCUPATIONS = (
     "penjahit",
     "montir",
 )
-STREETS = [
-    "Melati",
-    "Mawar",
-    "Kenanga",
-    "Flamboyan",
-    "Merdeka",
-    "Sudirman",
-    "Diponegoro",
-    "Pahlawan",
-    "Pasar",
-    "Baru",
-    "Cempaka",
-]
-CITIES = [
-    "Bogor",
-    "Bekasi",
-    "Depok",
-    "Tangerang",
-    "Bandung",
-    "Semarang",
-    "Surabaya",
-    "Medan",
-    "Makassar",
-    "Denpasar",
-    "Palembang",
-]
+STREETS = _words("Melati Mawar Kenanga Flamboyan Merdeka Sudirman Diponegoro Pahlawan Pasar Baru Cempaka")
+CITIES = _words("Bogor Bekasi Depok Tangerang Bandung Semarang Surabaya Medan Makassar Denpasar Palembang")
 _PROVINCES = sorted(PROVINCE_CODES)
 _KPJ_STEP = 1_000_003  # prime, coprime with 9e10: i -> KPJ is one-to-one, so a file has no duplicates
 
