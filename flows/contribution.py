@@ -218,8 +218,9 @@ def _month(value: Any, field: str) -> date:
 def load_table(content_dir: Path = CONTENT_DIR) -> RateTable:
     """Read and check rates.yml and occupations.yml. Raises ValueError on anything malformed, so a bad
     table stops the engine at construction rather than giving a wrong amount mid-chat."""
-    raw = yaml.safe_load((content_dir / "rates.yml").read_text(encoding="utf-8"))
-    occ = yaml.safe_load((content_dir / "occupations.yml").read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    raw = yaml.load((content_dir / "rates.yml").read_text(encoding="utf-8"), Loader=loader)
+    occ = yaml.load((content_dir / "occupations.yml").read_text(encoding="utf-8"), Loader=loader)
     rates = []
     for row in raw["rates"]:
         if (row.get("percent") is None) == (row.get("flat") is None):

@@ -256,15 +256,16 @@ class Engine:
         the last buttons for numbered answers."""
         if t.pending is None:
             parked = t.parked
+            offer = None
             if interrupted and t.flow == registration.NAME:
+                offer = "interrupted"
+            elif t.flow is None and parked is not None and parked.get("offer"):
+                offer, parked["offer"] = parked["offer"], None
+            if offer is not None:
+                # The resume question is the one next step: earlier buttons of this turn would compete.
                 t.replies[:] = [Reply(r.text, (), r.image) for r in t.replies]
                 t.set_pending("resume")
-                t.say("engine.resume_ask", "resume")
-            elif t.flow is None and parked is not None and parked.get("offer"):
-                returning = parked["offer"] == "returning"
-                parked["offer"] = None
-                t.set_pending("resume")
-                if returning:
+                if offer == "returning":
                     t.say("registration.resume_returning", "resume_returning")
                 else:
                     t.say("engine.resume_ask", "resume")
