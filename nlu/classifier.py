@@ -1,4 +1,9 @@
-"""The built-in intent classifier: TF-IDF word and character n-grams into a multinomial logistic regression.
+"""The built-in intent classifier: TF-IDF word and character n-grams into a linear model.
+
+The linear model is a linear SVM (one-vs-rest, liblinear) by default, with a multinomial logistic
+regression as the alternative: on nlu/data both reach the same cross-validated accuracy, and the SVM trains
+about fifteen times faster, which matters because calibration trains it `folds + 1` times. Its margins
+become probabilities through a softmax with a fitted temperature.
 
 Training uses scikit-learn; prediction does not. A trained model is a vocabulary, IDF weights, one weight
 matrix and a temperature, and predicting one message is a few dictionary look-ups and one small dense
@@ -17,11 +22,12 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,8 +43,9 @@ class ClassifierConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     char_weight: float = 1.0  # relative weight of the char block against the word block
-    c: float = 10.0  # inverse regularisation strength of the logistic regression
-    max_iter: int = 2000
+    estimator: Literal["svm", "logistic"] = "svm"
+    c: float = 1.0  # inverse regularisation strength
+    max_iter: int = 5000
 
 
 def word_ngrams(text: str, lo: int, hi: int) -> list[str]:
@@ -128,17 +135,22 @@ class IntentClassifier:
     def train(
         cls, texts: Sequence[str], labels: Sequence[str], config: ClassifierConfig | None = None
     ) -> IntentClassifier:
-        from sklearn.linear_model import LogisticRegression  # training only: keeps loading fast
-
         config = config or ClassifierConfig()
         names = sorted(set(labels))
+        if len(names) < 2:
+            raise ValueError(f"training needs at least two intents, got {names}")
         blocks = cls._make_blocks(config, texts)
         model = cls(config, names, blocks, np.zeros((0, len(names))), np.zeros(len(names)))
         x = model.features(texts)
         y = np.array([names.index(label) for label in labels])
-        lr = LogisticRegression(C=config.c, max_iter=config.max_iter)
-        lr.fit(x, y)
-        coef, intercept = lr.coef_, lr.intercept_
+        from sklearn.exceptions import ConvergenceWarning
+
+        estimator = _estimator(config)
+        with warnings.catch_warnings():
+            # liblinear stopping at max_iter still gives a usable model; the accuracy reports say how good
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(x, y)
+        coef, intercept = estimator.coef_, estimator.intercept_
         if len(names) == 2:  # sklearn stores one row for a binary problem; make it a 2-way softmax
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
@@ -210,6 +222,16 @@ class IntentClassifier:
                 for i, (t, vocab) in enumerate(zip(templates, meta["vocabularies"], strict=True))
             ]
             return cls(config, meta["labels"], blocks, arrays["weights"], arrays["bias"], meta["temperature"])
+
+
+def _estimator(config: ClassifierConfig) -> Any:
+    # imported here, not at module level: loading a trained model never needs scikit-learn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    if config.estimator == "logistic":
+        return LogisticRegression(C=config.c, max_iter=config.max_iter)
+    return LinearSVC(C=config.c, max_iter=config.max_iter, random_state=0)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

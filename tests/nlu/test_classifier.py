@@ -77,7 +77,7 @@ def test_predictions_are_probabilities_and_learn_the_data() -> None:
 def test_fast_single_message_path_equals_the_sklearn_model() -> None:
     from sklearn.linear_model import LogisticRegression
 
-    model = IntentClassifier.train(X, Y, ClassifierConfig(c=5.0))
+    model = IntentClassifier.train(X, Y, ClassifierConfig(estimator="logistic", c=5.0))
     reference = LogisticRegression(C=5.0, max_iter=2000).fit(
         model.features(X), [model.labels.index(y) for y in Y]
     )
