@@ -11,8 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot import health, nlu_api
-from bot.channels import rest, whatsapp
+from bot import health, inbox_service, nlu_api
+from bot.channels import rest, telegram, whatsapp
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -39,4 +39,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(nlu_api.router)
     app.include_router(health.router)
     app.include_router(whatsapp.router)
+    app.include_router(telegram.router)
+    app.include_router(inbox_service.router)  # lifespan only: the inbox, the senders, the inbox workers
     return app

@@ -11,6 +11,7 @@ import click
 # Modules that define a module-level `commands: list[click.Command]`.
 COMMAND_MODULES: list[str] = [
     "bot.commands",
+    "bot.telegram_commands",
 ]
 
 

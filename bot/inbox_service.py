@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 
-from bot.inbox import DEFAULT_LEASE_SECONDS, Inbox, make_inbox
+from bot.inbox import Inbox, make_inbox
 from bot.inbox_workers import InboxWorkers, WorkerPolicy
 from bot.outbound import Outbound, build_outbound
 from bot.settings import Settings
@@ -53,15 +53,15 @@ class ChannelService:
         runtime: Any,
         *,
         policy: WorkerPolicy | None = None,
-        prefix: str = "jb:",
         outbound: Outbound | None = None,
     ) -> ChannelService:
-        """Build the inbox (Redis when REDIS_URL is set), the senders of the configured channels and the
-        workers, and start the workers. `runtime` is bot.runtime.Runtime (its dispatcher, db, clock)."""
-        workers_n = int(getattr(settings, "inbox_workers", 4))
-        lease = float(getattr(settings, "inbox_lease_seconds", DEFAULT_LEASE_SECONDS))
+        """Build the inbox (Redis when REDIS_URL is set, keys under REDIS_PREFIX), the senders of the
+        configured channels and the workers, and start the workers. `runtime` is bot.runtime.Runtime
+        (its dispatcher, db, clock); `outbound` replaces the senders built from the settings."""
         sealer = getattr(runtime.dispatcher, "sealer", None)
-        inbox = make_inbox(settings, sealer=sealer, lease_seconds=lease, prefix=prefix)
+        inbox = make_inbox(
+            settings, sealer=sealer, lease_seconds=settings.inbox_lease_seconds, prefix=settings.redis_prefix
+        )
         outbound = outbound if outbound is not None else await build_outbound(settings, runtime)
         clock: Callable[[], datetime] = getattr(runtime, "clock", None) or (lambda: datetime.now(UTC))
         db = getattr(runtime, "db", None)
@@ -75,7 +75,7 @@ class ChannelService:
             outbound,
             runtime.dispatcher.handle,
             on_unreachable=on_unreachable,
-            policy=policy or WorkerPolicy(workers=workers_n),
+            policy=policy or WorkerPolicy(workers=settings.inbox_workers),
         )
         workers.start()
         log.info("inbox: %s with %d workers", type(inbox).__name__, workers.policy.workers)
