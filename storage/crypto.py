@@ -208,8 +208,10 @@ def generate_key() -> str:
 def parse_keys(text: str) -> list[bytes]:
     """Keys separated by commas or newlines, newest first; blank entries and `#` comments are skipped."""
     keys = []
-    for raw in text.replace(",", "\n").splitlines():
-        item = raw.split("#", 1)[0].strip()
+    # Comments end a line first: a comma inside a comment must not start a "key".
+    items = [part for line in text.splitlines() for part in line.split("#", 1)[0].split(",")]
+    for raw in items:
+        item = raw.strip()
         if not item:
             continue
         try:
