@@ -27,6 +27,14 @@ def rupiah(amount: int) -> str:
     return "Rp" + f"{amount:,}".replace(",", ".")
 
 
+def local_phone(e164: str) -> str:
+    """ "+6281234567890" -> "0812-3456-7890" (how Indonesians write their own number)."""
+    if not e164.startswith("+62"):
+        return e164
+    local = "0" + e164[3:]
+    return "-".join((local[:4], local[4:8], local[8:])) if len(local) > 8 else local
+
+
 def long_date(day: date, month_names: Sequence[str]) -> str:
     """date(2026, 12, 15) -> "15 Desember 2026"."""
     return f"{day.day} {month_names[day.month - 1]} {day.year}"

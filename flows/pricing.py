@@ -18,6 +18,7 @@ from flows.turn import Turn
 
 TEXTS = (
     "pricing.discount_running",
+    "pricing.discount_clause",
     "pricing.discount_included",
     "pricing.discount_partial",
     "pricing.bracket",
@@ -32,12 +33,16 @@ def entry_price(t: Turn, with_jht: bool = False) -> int:
 
 
 def discount_running(t: Turn, month: date, sector: str | None = None) -> str:
-    """One line per discount running this month (for `sector` only, when given); "" when none."""
-    lines = [
-        t.text("pricing.discount_running", who=_who(t, d), until=t.month_year(d.end), percent=_pct(d))
-        for d in t.table.active_discounts(month)
-        if sector is None or d.sector == sector
-    ]
+    """The discounts running in `month` (for `sector` only, when given) in one line; "" when none."""
+    running = [d for d in t.table.active_discounts(month) if sector is None or d.sector == sector]
+    lines = []
+    for percent in dict.fromkeys(_pct(d) for d in running):
+        clauses = [
+            t.text("pricing.discount_clause", who=_who(t, d), until=t.month_year(d.end))
+            for d in running
+            if _pct(d) == percent
+        ]
+        lines.append(t.text("pricing.discount_running", percent=percent, clauses="; ".join(clauses)))
     return "\n".join(lines)
 
 

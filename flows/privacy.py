@@ -10,6 +10,10 @@ BUTTONS = ("erase_confirm", "menu")
 
 
 def start(t: Turn) -> None:
+    """Ask for confirmation; asking again while the question is open ("iya hapus") confirms."""
+    if t.pending == "erase":
+        _erase(t)
+        return
     t.set_pending("erase")
     t.say("privacy.confirm", "erase_confirm")
 
@@ -17,13 +21,17 @@ def start(t: Turn) -> None:
 def on_answer(t: Turn) -> bool:
     """The answer to the confirmation (pending "erase"); False for anything but yes / no."""
     if t.msg_is_yes:
-        submitted = bool(t.state.get("done"))
-        t.state.clear()
-        t.emit("opt_out", channel=t.ctx.channel, source="erase")
-        t.emit("erase", channel=t.ctx.channel, had_submitted_registration=submitted)
-        t.say("privacy.done", "menu")
+        _erase(t)
         return True
     if t.msg_is_no:
         t.say("privacy.kept", "menu")
         return True
     return False
+
+
+def _erase(t: Turn) -> None:
+    submitted = bool(t.state.get("done"))
+    t.state.clear()
+    t.emit("opt_out", channel=t.ctx.channel, source="erase")
+    t.emit("erase", channel=t.ctx.channel, had_submitted_registration=submitted)
+    t.say("privacy.done", "menu")

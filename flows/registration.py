@@ -15,8 +15,7 @@ import hashlib
 from datetime import date
 
 from flows import intents, registration_submit, validators
-from flows.message import Msg
-from flows.registration_slots import BY_NAME, SLOTS
+from flows.registration_slots import BY_NAME, SLOTS, harvest
 from flows.replies import Reply
 from flows.turn import Turn
 from flows.validators import Invalid
@@ -93,11 +92,11 @@ def on_message(t: Turn) -> bool:
         return _on_confirm(t)
     if step == "edit":
         return _on_edit(t)
-    if msg.is_intent("register"):
+    slot = BY_NAME[str(step)]
+    value = slot.extract(t, msg)  # the answer first: "3201..." may also read as intent register
+    if value is None and msg.is_intent("register"):
         ask(t, t.text("registration.in_progress"))
         return True
-    slot = BY_NAME[str(step)]
-    value = slot.extract(t, msg)
     asking = msg.is_intent(*intents.INTERRUPTING)
     if asking and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like()))):
         return False
@@ -187,29 +186,6 @@ def accept(t: Turn, name: str, value: object) -> None:
     born = t.data.get("birth_date")
     if name == "nik" and born and not validators.agrees_with_nik(date.fromisoformat(born), str(value)):
         t.data.pop("birth_date")  # asked again; the question says why
-
-
-def harvest(t: Turn, msg: Msg) -> None:
-    """Fill empty slots from the message's entities, silently keeping only valid values."""
-    d, today = t.data, t.today
-    candidates: dict[str, object] = {}
-    if msg.value("nik"):
-        candidates["nik"] = validators.nik("", str(msg.value("nik")), today)
-    if msg.value("phone"):
-        candidates["phone"] = validators.phone("", str(msg.value("phone")))
-    if msg.values("occupation"):
-        known = {o["value"] for o in t.content.data("occupations.occupations")}
-        candidates["occupations"] = validators.occupations([str(v) for v in msg.values("occupation")], known)
-    if msg.value("amount") is not None:
-        candidates["income"] = validators.income(msg.value("amount"), t.table.minimum_base)
-    for name, value in candidates.items():
-        if name not in d and not isinstance(value, Invalid):
-            stored = getattr(value, "nik", value)
-            d[name] = list(stored) if isinstance(stored, tuple) else stored
-    if msg.value("date") and "birth_date" not in d:
-        born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
-        if not isinstance(born, Invalid):
-            d["birth_date"] = born.isoformat()
 
 
 def advance(t: Turn) -> None:

@@ -171,6 +171,29 @@ def _period_buttons(t: Turn) -> tuple[Button, ...]:
     return tuple(t.button("registration.period_button", choose(str(m)), months=m) for m in validators.PERIODS)
 
 
+def harvest(t: Turn, msg: Msg) -> None:
+    """Fill empty slots from the message's entities, silently keeping only valid values."""
+    d, today = t.data, t.today
+    candidates: dict[str, object] = {}
+    if msg.value("nik"):
+        candidates["nik"] = validators.nik("", str(msg.value("nik")), today)
+    if msg.value("phone"):
+        candidates["phone"] = validators.phone("", str(msg.value("phone")))
+    if msg.values("occupation"):
+        known = {o["value"] for o in t.content.data("occupations.occupations")}
+        candidates["occupations"] = validators.occupations([str(v) for v in msg.values("occupation")], known)
+    if msg.value("amount") is not None:
+        candidates["income"] = validators.income(msg.value("amount"), t.table.minimum_base)
+    for name, value in candidates.items():
+        if name not in d and not isinstance(value, Invalid):
+            stored = getattr(value, "nik", value)
+            d[name] = list(stored) if isinstance(stored, tuple) else stored
+    if msg.value("date") and "birth_date" not in d:
+        born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
+        if not isinstance(born, Invalid):
+            d["birth_date"] = born.isoformat()
+
+
 SLOTS: tuple[Slot, ...] = (
     Slot("full_name", _full_name, free_text=True),
     Slot("nik", _nik),
@@ -183,5 +206,3 @@ SLOTS: tuple[Slot, ...] = (
     Slot("period", _period, _period_buttons),
 )
 BY_NAME = {s.name: s for s in SLOTS}
-# Slots a message may fill in passing, from entities alone ("sy ojol mau daftar, nik 3201...").
-HARVESTED = ("nik", "birth_date", "phone", "occupations", "income")

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flows import pricing
+from flows.fmt import local_phone
 from flows.masking import mask_kpj, mask_nik
 from flows.registration_slots import BY_NAME, PACKAGES, occupation_list, package_amounts
 from flows.turn import Turn
@@ -69,7 +70,7 @@ def summary(t: Turn) -> None:
         full_name=d["full_name"],
         nik=mask_nik(d["nik"]),
         birth_date=t.long_date(date.fromisoformat(d["birth_date"])),
-        phone=d["phone"],
+        phone=local_phone(d["phone"]),
         city=d["city"],
         occupations=", ".join(titles.get(o, o) for o in d["occupations"]),
         income=t.rp(d["income"]),

@@ -173,6 +173,12 @@ def test_delete_my_data_confirmation_then_erase(chat: Chat) -> None:
     assert set(chat.state) <= {"v", "last_seen", "offered"}
 
 
+def test_delete_my_data_asked_twice_is_a_confirmation(chat: Chat) -> None:
+    chat.say("hapus data saya dong", "delete_my_data")
+    chat.say("iya hapus", "delete_my_data")
+    assert chat.event_types() == ["opt_out", "erase"] and "sudah dihapus" in chat.text
+
+
 def test_delete_my_data_declined(chat: Chat) -> None:
     chat.say("hapus data", "out_of_scope", 0.3)
     chat.say("tidak", "deny")
