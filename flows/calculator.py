@@ -57,13 +57,15 @@ def answer(t: Turn, income: int) -> None:
     occupations = [str(o) for o in t.msg.values("occupation")] or list(t.known.get("occupations") or [])
     sector = t.table.sector_of(occupations) if occupations else None
     values: dict[str, Any] = {"income": t.rp(base), "month": t.month_year(pricing.first_month(t))}
-    longest = None
-    for name, programs in PACKAGES.items():
-        for months in PERIODS:
-            period = pricing.totals(t, base, programs, occupations, months)
-            values[name if months == 1 else f"{name}{months}"] = t.rp(period.total)
-            longest = period if name == "basic" else longest
-    values["discount"] = pricing.discount_note(t, longest) if longest else ""
+    longest = {
+        name: pricing.totals(t, base, programs, occupations, max(PERIODS))
+        for name, programs in PACKAGES.items()
+    }
+    for name, year in longest.items():
+        for months in PERIODS:  # each period is the first months of the longest one, month by month
+            total = sum(b.total for b in year.months[:months])
+            values[name if months == 1 else f"{name}{months}"] = t.rp(total)
+    values["discount"] = pricing.discount_note(t, longest["basic"])
     values["below"] = t.text("calculator.below_minimum", minimum=t.rp(base)) if income < base else ""
     values["transport"] = _transport_note(t, base) if sector is None else ""
     values["bracket"] = t.text("pricing.bracket")

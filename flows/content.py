@@ -106,6 +106,7 @@ class Content:
         self._data = data
         self._sets = button_sets
         self._meta = meta
+        self._words: dict[str, frozenset[str]] = {}  # read-only after load; a benign race at worst
 
     # ---- loading -------------------------------------------------------------------------------------
     @classmethod
@@ -224,7 +225,10 @@ class Content:
 
     def words(self, key: str) -> frozenset[str]:
         """A word list, lower-cased, for matching normalized user text."""
-        return frozenset(str(w).lower() for w in self.data(key))
+        found = self._words.get(key)
+        if found is None:
+            found = self._words[key] = frozenset(str(w).lower() for w in self.data(key))
+        return found
 
     def labels(self, key: str) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.data(key).items()}

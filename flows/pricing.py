@@ -53,7 +53,13 @@ def discount_note(t: Turn, period: PeriodTotal) -> str:
         return ""
     discount = next(d for d in t.table.discounts if d.id == used[-1].discount_id)
     key = "pricing.discount_included" if len(used) == len(period.months) else "pricing.discount_partial"
-    return t.text(key, until=t.month_year(discount.end), percent=_pct(discount), who=_who(t, discount))
+    return t.text(
+        key,
+        since=t.month_year(discount.start),
+        until=t.month_year(discount.end),
+        percent=_pct(discount),
+        who=_who(t, discount),
+    )
 
 
 def first_month(t: Turn) -> date:

@@ -7,12 +7,14 @@ The conversation state is a plain JSON-serialisable dict that the host stores as
     flow, step   the flow waiting for an answer and what it asked (None when the bot waits for nothing)
     data         that flow's answers so far
     pending      what a yes/no answers right now ("resume", "erase"), owned by one flow
-    parked       an unfinished registration put aside: {"step", "data", "offer"}; offer=True means the user
-                 should be asked whether to continue it at the next natural point
+    parked       an unfinished registration put aside: {"step", "data", "offer"}; offer "interrupted" or
+                 "returning" asks the user whether to continue it at the next natural point, None does not
     offered      [[title, payload], ...] the buttons of the last reply that had buttons (flows.choices)
     clarified    True right after a clarifying question (a second unclear message gets the menu)
     known        facts the user volunteered that later flows reuse (occupations)
-    done         {"registration_number", ...} of the last registration submitted in this chat (no PII)
+    done         {"registration_number", "at"} of the last registration submitted in this chat (no PII)
+    just_submitted  True for the one turn after a submission (a second "ya" is a double-send)
+    source       the deep-link / campaign source of the conversation (opt-in events carry it)
 """
 
 from __future__ import annotations

@@ -175,3 +175,16 @@ def test_content_mistakes_fail_at_construction(
 
 def test_the_packaged_content_builds_an_engine(content_copy: Path) -> None:
     Engine(FakeServices(), content_copy)
+
+
+def test_every_event_type_is_documented() -> None:
+    doc = (FLOWS_DIR / "events.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z_.]+)` \|", doc, re.M))
+    emitted = set()
+    for path in sorted(FLOWS_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit":
+                first = node.args[0]
+                assert isinstance(first, ast.Constant), f"{path.name}: event types are literals"
+                emitted.add(first.value)
+    assert emitted and emitted == documented

@@ -360,7 +360,7 @@ def test_package_and_period_in_words(chat: Chat) -> None:
     assert "Bayar 12 bulan" in chat.text and "Program: JKK + JKM" in chat.text
     # 12 months of JKK+JKM for an ojol from Nov 2026: Nov-Mar discounted (5 x 13.400), Apr-Oct normal.
     assert f"Rp{5 * 13_400 + 7 * 26_800:,}".replace(",", ".") in chat.text
-    assert "bulan sesudahnya" in chat.text
+    assert "bulan per bulan" in chat.text and "sampai Maret 2027" in chat.text
 
 
 def test_wrong_answers_are_explained(chat: Chat) -> None:
