@@ -77,6 +77,8 @@ DATA = (
     "labels.programs",
 )
 BUTTONS = ("resume",)
+# Escapes honoured in any state: vocab list -> intent (STOP first: it must win over everything).
+ESCAPES = {"stop": "unsubscribe", "cancel": "cancel", "menu": "menu", "help": "help", "restart": "restart"}
 FLOWS = {registration.NAME: registration, status.NAME: status, calculator.NAME: calculator}
 PENDING = {"resume": registration.on_resume_answer, "erase": privacy.on_answer}
 
@@ -171,26 +173,36 @@ class Engine:
 
     def _escape(self, t: Turn) -> bool | None:
         """The global escapes: None when the message is none, else whether it interrupted the form."""
-        msg, words = t.msg, t.content.words
+        msg = t.msg
         in_form = t.flow == registration.NAME
-        if msg.norm in words("vocab.stop") or msg.is_intent("unsubscribe"):
+        if msg.norm in t.content.words("vocab.erase") or msg.is_intent("delete_my_data"):
+            privacy.start(t)  # asked again while its question is open: that is a yes
+            return False
+        kind = next(
+            (
+                k
+                for k, intent in ESCAPES.items()
+                if msg.norm in t.content.words(f"vocab.{k}") or msg.is_intent(intent)
+            ),
+            None,
+        )
+        if kind is None:
+            return None
+        t.set_pending(None)  # an escape closes any open yes/no question
+        if kind == "stop":
             subscription.opt_out(t)
             return in_form
-        if msg.norm in words("vocab.cancel") or msg.is_intent("cancel"):
+        if kind == "cancel":
             self._cancel(t)
-        elif msg.norm in words("vocab.menu") or msg.is_intent("menu"):
+        elif kind == "menu":
             if in_form:
                 registration.park(t, offer=None)
             t.end()
             menu.menu(t)
-        elif msg.norm in words("vocab.help") or msg.is_intent("help"):
+        elif kind == "help":
             menu.help_in_form(t) if in_form else menu.help_(t)
-        elif msg.norm in words("vocab.restart") or msg.is_intent("restart"):
-            self._restart(t)
-        elif msg.norm in words("vocab.erase") or msg.is_intent("delete_my_data"):
-            privacy.start(t)
         else:
-            return None
+            self._restart(t)
         return False
 
     def _cancel(self, t: Turn) -> None:

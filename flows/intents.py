@@ -31,8 +31,5 @@ INTERRUPTING = INFO | {
     "goodbye",
 }
 
-# Honoured in any state, before the flow waiting for an answer sees the message.
-GLOBAL = frozenset({"cancel", "help", "menu", "unsubscribe", "delete_my_data", "restart", "start"})
-
 # Offered as buttons in a clarifying question (each needs a label in labels.intents).
-SUGGESTIBLE = INTERRUPTING - {"goodbye"} | {"delete_my_data", "unsubscribe"}
+SUGGESTIBLE = (INTERRUPTING - {"goodbye"}) | {"delete_my_data", "unsubscribe"}

@@ -183,7 +183,11 @@ def test_every_event_type_is_documented() -> None:
     emitted = set()
     for path in sorted(FLOWS_DIR.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "emit"
+            ):
                 first = node.args[0]
                 assert isinstance(first, ast.Constant), f"{path.name}: event types are literals"
                 emitted.add(first.value)

@@ -126,3 +126,16 @@ def test_affirm_after_a_question_mid_form_answered_with_a_new_flow(chat: Chat) -
     assert "Lanjut pendaftaran?" in chat.text
     chat.say("ya", "affirm")
     assert "nama lengkap" in chat.text
+
+
+def test_an_escape_closes_an_open_yes_no_question(chat: Chat) -> None:
+    chat.say("hapus data saya", "delete_my_data")
+    chat.say("bantuan")
+    chat.say("ya", "affirm")
+    assert "erase" not in chat.event_types() and "Siap" in chat.text
+
+
+def test_stop_wins_over_everything_even_a_pending_question(chat: Chat) -> None:
+    chat.say("hapus data saya", "delete_my_data")
+    chat.say("stop")
+    assert chat.event_types() == ["opt_out"] and chat.state.get("pending") is None

@@ -386,3 +386,11 @@ def test_delete_my_data_mid_form(chat: Chat) -> None:
     chat.say("hapus data saya", "delete_my_data", 0.95)
     chat.say("ya", "affirm")
     assert "erase" in chat.event_types() and "Budi" not in str(chat.state)
+
+
+def test_retype_a_field_with_ulangi(chat: Chat) -> None:
+    fill_all(chat)
+    chat.say("ulangi tanggal lahir")
+    assert "Tanggal lahir" in chat.text and chat.state["step"] == "birth_date"
+    chat.say("5 juni 1990", entities=[BORN])
+    assert "Cek lagi data Anda" in chat.text
