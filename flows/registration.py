@@ -64,6 +64,9 @@ BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
 def start(t: Turn) -> None:
     """The user wants to register. An unfinished draft is offered first; else a new draft starts with
     whatever the message volunteered, and the consent question."""
+    if t.flow == NAME:  # already registering: never start over by accident (a double-sent "daftar")
+        ask(t, t.text("registration.in_progress"))
+        return
     parked = t.parked
     if parked is not None:
         parked["offer"] = None
@@ -81,6 +84,9 @@ def start(t: Turn) -> None:
 def on_message(t: Turn) -> bool:
     """Handle a message while the form waits; False when it is a question for the engine to answer."""
     msg, step = t.msg, t.step
+    if step in ("consent", "confirm", "edit") and msg.is_intent("register"):
+        ask(t, t.text("registration.in_progress"))
+        return True
     if step == "consent":
         return _consent(t)
     field = registration_submit.edit_request(t)
@@ -206,6 +212,8 @@ def ask(t: Turn, prefix: str | None = None) -> None:
     if step == "consent":
         reply = t.content.reply("consent.ask", t.content.buttons("consent"), days=t.draft_days)
     elif step in ("confirm", "edit"):
+        if prefix:
+            t.add(Reply(prefix))  # the summary is long: the remark goes first, on its own
         registration_submit.ask(t)
         return
     else:

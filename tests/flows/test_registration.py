@@ -394,3 +394,13 @@ def test_retype_a_field_with_ulangi(chat: Chat) -> None:
     assert "Tanggal lahir" in chat.text and chat.state["step"] == "birth_date"
     chat.say("5 juni 1990", entities=[BORN])
     assert "Cek lagi data Anda" in chat.text
+
+
+def test_a_second_daftar_never_starts_over(chat: Chat) -> None:
+    chat.say("daftar", "register")
+    chat.say("daftar", "register")
+    assert "sedang mendaftar" in chat.text and "izin" in chat.text
+    other = Chat(chat.engine, chat_id="third")
+    fill_all(other)
+    other.say("mau daftar bpjs", "register")
+    assert "sedang mendaftar" in other.text and "Cek lagi data Anda" in other.text
