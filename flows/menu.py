@@ -23,19 +23,20 @@ TEXTS = (
     "menu.cancelled",
 )
 BUTTONS = ("menu", "help")
+DATA = ("vocab.honorifics",)
 
 
-def _first_name(display_name: str | None) -> str | None:
-    """The first word of the profile name, if it looks like a name (profile names are often emoji or
-    shop names; a greeting with a wrong name is worse than none)."""
-    if not display_name:
-        return None
-    first = display_name.strip().split()[0] if display_name.strip() else ""
+def _first_name(t: Turn) -> str | None:
+    """The first word of the profile name that looks like a name, after honorifics ("Mama Rina" ->
+    "Rina"); None for emoji or shop names (a greeting with a wrong name is worse than none)."""
+    honorifics = t.content.words("vocab.honorifics")
+    words = [w for w in (t.ctx.display_name or "").split() if w.lower().strip(".") not in honorifics]
+    first = words[0] if words else ""
     return first if re.fullmatch(r"[^\W\d_]{2,20}", first) else None
 
 
 def welcome(t: Turn) -> None:
-    name = _first_name(t.ctx.display_name)
+    name = _first_name(t)
     price = t.rp(pricing.entry_price(t))
     if name:
         t.say("menu.welcome_name", "menu", name=name.capitalize(), price=price)

@@ -26,6 +26,9 @@ def test_welcome_uses_a_plausible_profile_name_only(services: FakeServices) -> N
     shop = Chat(Engine(services), display_name="🛵🛵 Toko-99")
     shop.say("p", "greet")
     assert shop.text.startswith("Halo! ")
+    mama = Chat(Engine(services), display_name="Mama Rina")
+    mama.say("p", "greet")
+    assert mama.text.startswith("Halo, Rina!")
 
 
 def test_telegram_start_with_a_campaign_source(services: FakeServices) -> None:
