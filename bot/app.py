@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot import health, inbox_service, nlu_api
+from bot import admin, health, inbox_service, nlu_api
 from bot.channels import rest, telegram, whatsapp
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -41,4 +41,5 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = Non
     app.include_router(whatsapp.router)
     app.include_router(telegram.router)
     app.include_router(inbox_service.router)  # lifespan only: the inbox, the senders, the inbox workers
+    admin.mount(app, settings)  # the staff console (/admin) and the admin API (/admin/api/v1)
     return app
