@@ -12,6 +12,7 @@ import click
 COMMAND_MODULES: list[str] = [
     "bot.commands",
     "bot.telegram_commands",
+    "bot.admin_commands",
 ]
 
 
