@@ -84,6 +84,11 @@ PENDING = {"resume": registration.on_resume_answer, "erase": privacy.on_answer}
 
 
 class Engine:
+    """Runs turns. Thread-safe: `run` reads only the content and tables loaded at construction.
+
+    Public attributes the host may read: `content` (flows.content.Content, e.g. the consent text to store
+    with a consent), `table` (the contribution RateTable) and `draft_days`."""
+
     def __init__(
         self,
         services: FlowServices,
