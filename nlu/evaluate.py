@@ -161,8 +161,8 @@ def cross_validate(
         model = train_calibrated([prepared[i][0] for i in train_idx], [labels[i] for i in train_idx])
         nlu = BuiltinNLU(classifier=model, threshold=threshold, margin=margin)
         for i in test_idx:
-            ctext, entities = prepared[i]
-            parses[i] = nlu.parse_prepared(examples[i].text, ctext, entities)
+            message, entities = prepared[i]
+            parses[i] = nlu.parse_prepared(examples[i].text, message, entities)
     out = report(examples, parses, threshold, margin)
     out["folds"] = folds
     return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import string
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -48,6 +49,7 @@ DEFAULT_MARGIN = 0.1
 # "gaji 2jt" and "gaji 3,5 juta" look alike. Programs and occupations stay words: they carry the intent.
 PLACEHOLDER_ENTITIES = frozenset({"nik", "kpj", "phone", "date", "amount"})
 
+_NO_EVIDENCE = string.punctuation + string.whitespace
 # Rasa's RegexMessageHandler: "/intent", "/intent@0.8", "/intent{"entity": "value"}".
 _PAYLOAD = re.compile(r"^/(?P<intent>[^{@\s]+)(?P<confidence>@[0-9.]+)?(?P<entities>\{.*\})?$", re.DOTALL)
 
@@ -188,16 +190,19 @@ class BuiltinNLU:
         payload = parse_payload(text, self.classifier.labels)
         if payload is not None:
             return payload
-        ctext, entities = prepare(text)
-        return self.parse_prepared(text, ctext, entities)
+        message, entities = prepare(text)
+        return self.parse_prepared(text, message, entities)
 
-    def parse_prepared(self, text: str, ctext: str, entities: list[dict[str, Any]]) -> dict[str, Any]:
-        """`parse` after `prepare`: classify the classifier text and build the parse dict."""
+    def parse_prepared(
+        self, text: str, message: tuple[str, str], entities: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """`parse` after `prepare`: classify the prepared message and build the parse dict."""
         model = self.classifier
-        probs = model.predict(ctext)
+        probs = model.predict(message)
         order = probs.argsort()[::-1][:RANKING_SIZE]
         ranking = [(model.labels[i], float(probs[i])) for i in order]
-        if not ctext:  # nothing to classify: no evidence for any intent
+        if not message[0].strip(_NO_EVIDENCE):
+            # Nothing but punctuation: no evidence for any intent. (Emoji are evidence: 👍 affirms.)
             ranking = [(OUT_OF_SCOPE, 1.0)]
         intent, fallback = decide(ranking, self.threshold, self.margin)
         return {
@@ -209,14 +214,14 @@ class BuiltinNLU:
         }
 
 
-def prepare(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """The classifier's input for `text`, and the entities found in it."""
+def prepare(text: str) -> tuple[tuple[str, str], list[dict[str, Any]]]:
+    """The classifier's input for `text` (the classifier text and the folded raw text), and its entities."""
     from nlu.entities import extract
-    from nlu.normalize import normalize
+    from nlu.normalize import fold, normalize
 
     normalized = normalize(text)
     entities = extract(text, normalized)
-    return classifier_text(normalized, entities), entities
+    return (classifier_text(normalized, entities), fold(text)), entities
 
 
 def train_examples(examples: Sequence[training_data.Example]) -> IntentClassifier:
