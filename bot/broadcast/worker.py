@@ -1,0 +1,158 @@
+"""`jamsosbot worker`: an arq worker process for campaign broadcasts.
+
+Start as many as the load needs, on as many machines (they share PostgreSQL and Redis). SIGTERM (or
+Ctrl-C) is a graceful stop: sender jobs stop taking new deliveries, finish the sends in flight, record
+them, and hand their slot to a successor that another worker picks up; SIGKILL loses nothing either (the
+claims' leases and the ledger take care of it, see docs/broadcast.md) but may leave a send in doubt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+from arq import cron, func
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker
+
+from bot.broadcast.channels import ChannelPort, TelegramPort, TwilioLookup, WhatsAppPort
+from bot.broadcast.config import BroadcastConfig
+from bot.broadcast.jobs import WorkerApp, broadcast_plan, broadcast_slice, broadcast_tend
+from bot.broadcast.keys import Keys
+from bot.broadcast.planner import Planner
+from bot.broadcast.queue import BroadcastQueue
+from bot.broadcast.sending import Engine
+from bot.outbound import Outbound, build_outbound
+from bot.settings import Settings
+from storage.db import Database, open_database
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 20  # seconds a stopping worker gives its jobs to record what is in flight
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def build_ports(
+    settings: Settings,
+    config: BroadcastConfig,
+    db: Database,
+    clock: Callable[[], datetime],
+    *,
+    outbound: Outbound | None = None,
+) -> tuple[dict[str, ChannelPort], Outbound]:
+    """The channel ports over the channel senders (built here unless given; only configured channels)."""
+    if outbound is None:
+        outbound = await build_outbound(settings, SimpleNamespace(db=db, clock=clock))
+    ports: dict[str, ChannelPort] = {}
+    if "telegram" in outbound:
+        ports["telegram"] = TelegramPort(outbound["telegram"])
+    if "whatsapp" in outbound:
+        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from
+        lookup = TwilioLookup(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            sender=settings.twilio_whatsapp_from,
+            api_url=settings.twilio_api_url,
+        )
+        sender: Any = outbound["whatsapp"]
+        ports["whatsapp"] = WhatsAppPort(sender, lookup=lookup, button_hint=config.whatsapp_button_hint)
+    return ports, outbound
+
+
+async def build_app(
+    settings: Settings,
+    config: BroadcastConfig,
+    redis: ArqRedis,
+    *,
+    db: Database | None = None,
+    ports: dict[str, ChannelPort] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> WorkerApp:
+    """The worker's shared state. Tests pass their own database and ports."""
+    closers: list[Any] = []
+    if db is None:
+        db = open_database(settings, pool_size=max(4, config.max_jobs))
+        closers.append(db.dispose)
+    if ports is None:
+        ports, outbound = await build_ports(settings, config, db, clock)
+        closers.append(outbound.aclose)
+    keys = Keys(settings.redis_prefix)
+    engine = Engine(db=db, redis=redis, keys=keys, config=config, ports=ports, clock=clock)
+    planner = Planner(db, redis, keys, batch=config.plan_batch, clock=clock)
+    return WorkerApp(engine=engine, queue=BroadcastQueue(redis, keys), planner=planner, closers=closers)
+
+
+async def _startup(ctx: dict[str, Any]) -> None:
+    app = await build_app(ctx["settings"], ctx["config"], ctx["redis"])
+    app.stop = ctx["stop"]
+    ctx["broadcast"] = app
+    log.info("broadcast worker %s ready (channels: %s)", app.name, ", ".join(app.engine.ports) or "none")
+
+
+async def _shutdown(ctx: dict[str, Any]) -> None:
+    app: WorkerApp | None = ctx.get("broadcast")
+    if app is None:
+        return
+    log.info("broadcast worker stopping; stats: %s", app.engine.stats)
+    for close in reversed(app.closers):
+        result = close()
+        if asyncio.iscoroutine(result):
+            await result
+
+
+def make_worker(settings: Settings, config: BroadcastConfig, *, burst: bool = False) -> Worker:
+    """An arq Worker for the broadcast queue of `settings` (REDIS_URL, REDIS_PREFIX)."""
+    if not settings.redis_url:
+        raise ValueError("the broadcast worker needs REDIS_URL (its job queue and rate limits live in Redis)")
+    keys = Keys(settings.redis_prefix)
+    stop = asyncio.Event()
+    slice_timeout = config.slice_seconds + config.claim_lease_seconds + SHUTDOWN_GRACE
+    worker = Worker(
+        functions=[
+            func(broadcast_slice, timeout=slice_timeout, max_tries=3, keep_result=0),
+            func(broadcast_plan, timeout=24 * 3600, max_tries=3, keep_result=0),
+        ],
+        cron_jobs=[
+            cron(
+                broadcast_tend,
+                name=keys.tend_job,
+                second=set(range(0, 60, config.tend_seconds)),
+                run_at_startup=True,
+                timeout=120,
+            )
+        ],
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=keys.queue,
+        on_startup=_startup,
+        on_shutdown=_shutdown,
+        ctx={"settings": settings, "config": config, "stop": stop},
+        max_jobs=config.max_jobs,
+        poll_delay=config.poll_seconds,
+        keep_result=0,
+        burst=burst,
+        handle_signals=True,
+        job_completion_wait=SHUTDOWN_GRACE,
+        health_check_interval=60,
+        log_results=False,
+    )
+
+    def graceful(signum: signal.Signals) -> None:
+        stop.set()  # sender jobs notice between sends and hand over
+        worker.handle_sig_wait_for_completion(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        worker.loop.add_signal_handler(signum, partial(graceful, signum))
+    return worker
+
+
+def run_worker(settings: Settings, config: BroadcastConfig, *, burst: bool = False) -> None:
+    make_worker(settings, config, burst=burst).run()
