@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     rasa_url: str = Field("http://localhost:5005", alias="RASA_URL")
     rasa_timeout: float = Field(2.0, alias="RASA_TIMEOUT")
     nlu_cache_dir: Path | None = Field(None, alias="NLU_CACHE_DIR")
-    nlu_threshold: float = Field(0.3, alias="NLU_THRESHOLD", ge=0.0, le=1.0)  # below: out_of_scope
+    nlu_threshold: float = Field(0.15, alias="NLU_THRESHOLD", ge=0.0, le=1.0)  # below: out_of_scope
     nlu_margin: float = Field(0.1, alias="NLU_MARGIN", ge=0.0, le=1.0)  # top-2 gap under it: ambiguous
 
     # membership backend
