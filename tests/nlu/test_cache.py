@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from nlu import model_cache
 from nlu.model_cache import ModelCache, default_cache_dir, fingerprint
-from nlu.parser import NLU, BuiltinNLU
+from nlu.parser import DEFAULT_MARGIN, DEFAULT_THRESHOLD, NLU, BuiltinNLU
 
 TINY = """\
 version: "3.1"
@@ -133,6 +133,11 @@ def test_old_entries_are_pruned(data_dir: Path, tmp_path: Path) -> None:
 
 def test_cache_location_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_cache_dir(None) == Path.home() / ".cache" / "jamsosbot" / "nlu"
+    defaults = Settings.model_fields
+    assert (defaults["nlu_threshold"].default, defaults["nlu_margin"].default) == (
+        DEFAULT_THRESHOLD,
+        DEFAULT_MARGIN,
+    )
     monkeypatch.setenv("NLU_CACHE_DIR", str(tmp_path / "c"))
     monkeypatch.setenv("NLU_THRESHOLD", "0.45")
     nlu = NLU.from_settings(load_settings())
