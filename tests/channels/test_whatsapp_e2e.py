@@ -74,18 +74,20 @@ def settings(
 ) -> Settings:
     redis_url = request.getfixturevalue("redis_url") if inbox_kind == "redis" else None
     prefix = request.getfixturevalue("redis_prefix") if inbox_kind == "redis" else "jb:"
-    return Settings(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        DATA_KEY=generate_key(),
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        TWILIO_WHATSAPP_FROM=BOT_NUMBER,
-        TWILIO_API_URL=twilio_api.base_url,
-        PUBLIC_URL=PUBLIC,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        INBOX_WORKERS=3,
-        INBOX_LEASE_SECONDS=10,
+    return Settings.model_validate(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+            "DATA_KEY": generate_key(),
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_WHATSAPP_FROM": BOT_NUMBER,
+            "TWILIO_API_URL": twilio_api.base_url,
+            "PUBLIC_URL": PUBLIC,
+            "REDIS_URL": redis_url,
+            "REDIS_PREFIX": prefix,
+            "INBOX_WORKERS": 3,
+            "INBOX_LEASE_SECONDS": 10,
+        }
     )
 
 
