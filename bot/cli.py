@@ -13,16 +13,20 @@ COMMAND_MODULES: list[str] = [
     "bot.commands",
     "bot.telegram_commands",
     "bot.admin_commands",
+    "bot.broadcast_commands",
 ]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level (personal data is still redacted).")
 @click.version_option(package_name="jamsosbot")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """jamsosbot: the BPJS Ketenagakerjaan assistant for Telegram and WhatsApp."""
     from bot.logs import configure_logging
 
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
     configure_logging(logging.DEBUG if verbose else logging.INFO)
 
 

@@ -7,9 +7,15 @@ import click
 
 @click.command()
 @click.option("--chat-id", default="console", show_default=True, help="Conversation id (one per person).")
-def chat(chat_id: str) -> None:
+@click.pass_context
+def chat(ctx: click.Context, chat_id: str) -> None:
     """Talk to the bot in the terminal, on the embedded defaults (or whatever .env says)."""
+    import logging
+
     from bot.channels.console import run_console
+
+    if not (ctx.obj or {}).get("verbose"):
+        logging.getLogger().setLevel(logging.WARNING)  # the chat is for the person, not for logs
     from bot.runtime import Runtime
     from bot.settings import load_settings
 

@@ -40,7 +40,9 @@ class Sealer(Protocol):
 
 
 class EventSink(Protocol):
-    def apply(self, events: list[Event], msg: InboundMessage, parse: dict[str, Any], now: datetime) -> None: ...
+    def apply(
+        self, events: list[Event], msg: InboundMessage, parse: dict[str, Any], now: datetime
+    ) -> None: ...
 
 
 class Dispatcher:

@@ -32,7 +32,9 @@ def check_bearer(expected: str | None, authorization: str | None) -> None:
         return
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secrets.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(status_code=401, detail="bearer token required", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status_code=401, detail="bearer token required", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 @router.post("/webhooks/rest/webhook")
