@@ -56,7 +56,7 @@ class Runtime:
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
         clock = clock or now_wib
         db = open_database(settings)
-        store = make_session_store(settings)
+        store = make_session_store(settings, prefix=settings.redis_prefix)
         membership = make_membership_backend(settings, db=db)
         nlu = NLU.from_settings(settings)
         engine = Engine(
