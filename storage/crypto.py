@@ -101,6 +101,7 @@ class Vault:
     def __init__(self, masters: Sequence[bytes]) -> None:
         if not masters:
             raise DataKeyError("no data key")
+        self._masters = tuple(bytes(m) for m in masters)
         self._keys = [_Key(m) for m in masters]
         self._by_id = {k.key_id: k for k in self._keys}
         if len(self._by_id) != len(self._keys):
@@ -118,12 +119,11 @@ class Vault:
 
     def primary_only(self) -> Vault:
         """A vault holding only the newest key (after a finished rotation)."""
-        clone = object.__new__(Vault)
-        clone._keys = [self._primary]
-        clone._by_id = {self._primary.key_id: self._primary}
-        clone._primary = self._primary
-        clone._nonces = _Nonces()
-        return clone
+        return Vault(self._masters[:1])
+
+    def master_keys(self) -> tuple[bytes, ...]:
+        """The raw ring, to build the same vault in a worker process. Never log or store it."""
+        return self._masters
 
     # -- encryption ------------------------------------------------------------------------------------
 

@@ -41,12 +41,15 @@ from storage.membership.base import (
 from storage.models import LIVE_STATES, Member, Registration
 from storage.ops.identity import InvalidIdentity, age_on, digits, parse_nik
 from storage.repo.members import (
+    MemberIdentity,
     best_member,
     effective_status,
     first_due_date,
     member_by_kpj,
     members_by_nik,
+    open_identity,
     registration_numbers,
+    seal_identity,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +64,6 @@ PAYMENT_CHANNELS = (
     "Autodebet di aplikasi JMO",
 )
 _KPJ_ATTEMPTS = 8
-_DUMMY_FIELD = "birth_date"
 
 
 class SqlMembershipBackend:
@@ -70,8 +72,8 @@ class SqlMembershipBackend:
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = now_wib) -> None:
         self.db = db
         self.clock = clock
-        # decrypted when nothing matched, so a miss costs what a hit costs
-        self._dummy = db.vault.encrypt(_DUMMY_FIELD, b"1970-01-01")
+        # opened when nothing matched, so a miss costs what a hit costs
+        self._dummy = seal_identity(db.vault, MemberIdentity("0" * 16, "0" * 11, "-", date(1970, 1, 1)))
 
     def _today(self) -> date:
         return self.clock().astimezone(WIB).date()
@@ -94,20 +96,22 @@ class SqlMembershipBackend:
                 candidates = [found] if found else []
             matching = []
             for member in candidates:
-                stored = vault.decrypt(_DUMMY_FIELD, member.birth_date_enc)
-                if hmac.compare_digest(stored, wanted):
-                    matching.append(member)
+                identity = open_identity(vault, member.identity_enc)
+                if hmac.compare_digest(identity.birth_date.isoformat().encode(), wanted):
+                    matching.append((member, identity))
             if not candidates:
-                hmac.compare_digest(vault.decrypt(_DUMMY_FIELD, self._dummy), wanted)
-            chosen = best_member(matching, today)
+                dummy = open_identity(vault, self._dummy)
+                hmac.compare_digest(dummy.birth_date.isoformat().encode(), wanted)
+            chosen = best_member([m for m, _ in matching], today)
             if chosen is None:
                 return None
+            identity = next(i for m, i in matching if m is chosen)
             numbers = registration_numbers(
                 session, [chosen.registration_id] if chosen.registration_id else []
             )
             return MemberRecord(
-                kpj=vault.decrypt_text("kpj", chosen.kpj_enc) or "",
-                full_name=vault.decrypt_text("full_name", chosen.full_name_enc) or "",
+                kpj=identity.kpj,
+                full_name=identity.full_name,
                 status=_member_status(effective_status(chosen.status, chosen.protected_until, today)),
                 programs=_programs(chosen.programs),
                 protected_from=chosen.protected_from,
@@ -216,16 +220,13 @@ class SqlMembershipBackend:
         vault = self.db.vault
         for _ in range(_KPJ_ATTEMPTS):
             kpj = str(secrets.randbelow(9 * 10**10) + 10**10)  # 11 digits, no leading zero
+            identity = MemberIdentity(
+                nik, kpj, app.full_name.strip(), app.birth_date, app.phone, app.address, app.monthly_income
+            )
             member = Member(
-                kpj_enc=vault.encrypt_text("kpj", kpj),
                 kpj_bidx=vault.blind_index("kpj", kpj),
-                nik_enc=registration.nik_enc,
-                nik_bidx=registration.nik_bidx,
-                full_name_enc=registration.full_name_enc,
-                birth_date_enc=registration.birth_date_enc,
-                phone_enc=registration.phone_enc,
-                address_enc=registration.address_enc,
-                income_base_enc=vault.encrypt_int("income_base", app.monthly_income),
+                nik_bidx=vault.blind_index("nik", nik),
+                identity_enc=seal_identity(vault, identity),
                 status="awaiting_payment",
                 programs=list(app.programs),
                 occupations=list(app.occupations),

@@ -15,7 +15,12 @@ MEMBER_STATUSES = ("active", "inactive", "awaiting_payment", "rejected")
 
 
 class Member(Base):
-    """One membership (one KPJ number). A person (NIK) may hold several, e.g. from old jobs."""
+    """One membership (one KPJ number). A person (NIK) may hold several, e.g. from old jobs.
+
+    The personal values (NIK, KPJ, name, birth date, phone, address, income base) are sealed together in
+    `identity_enc` (storage.repo.members.MemberIdentity): members are loaded in bulk and looked up on every
+    status check, and one seal per row instead of seven is what keeps a million-row import fast and a
+    look-up to one decryption. `kpj_bidx` and `nik_bidx` find the row."""
 
     __tablename__ = "members"
     __table_args__ = (
@@ -24,15 +29,9 @@ class Member(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kpj_enc: Mapped[bytes]
     kpj_bidx: Mapped[bytes] = mapped_column(unique=True)
-    nik_enc: Mapped[bytes]
     nik_bidx: Mapped[bytes]
-    full_name_enc: Mapped[bytes]
-    birth_date_enc: Mapped[bytes]
-    phone_enc: Mapped[bytes | None]
-    address_enc: Mapped[bytes | None]
-    income_base_enc: Mapped[bytes | None]
+    identity_enc: Mapped[bytes]
     status: Mapped[str] = mapped_column(String(20))
     programs: Mapped[list[str]] = mapped_column(JSON)
     occupations: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -26,11 +27,14 @@ from typing import Any
 from bot.clock import now_wib
 from storage.db import Database
 from storage.models import ImportRun, utcnow
-from storage.ops.member_rows import COLUMNS, REQUIRED, SealedRow, check_row, seal_row, shown_value
+from storage.ops.import_sealing import checked_rows
+from storage.ops.member_rows import COLUMNS, REQUIRED, SealedRow
 from storage.ops.member_writers import Batch, kpj_index, writer_for
 from storage.repo.staff import add_audit
 
 DEFAULT_BATCH = 5_000
+PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # about 50,000 rows
+DUPLICATE = "duplicate: this KPJ appears earlier in the file"
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
 
 
@@ -57,12 +61,12 @@ class _ErrorFile:
         self._writer: Any = None
         self.rows: set[int] = set()
 
-    def add(self, row_no: int, column: str, reason: str, raw: str) -> None:
+    def add(self, row_no: int, column: str, reason: str, shown: str) -> None:
         if self._writer is None:
             self._file = self.path.open("w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             self._writer.writerow(["row", "column", "reason", "value"])
-        self._writer.writerow([row_no, column, reason, shown_value(column, raw)])
+        self._writer.writerow([row_no, column, reason, shown])
         self.count += 1
         self.rows.add(row_no)
 
@@ -138,8 +142,11 @@ def import_members(
     today: date | None = None,
     on_progress: ProgressCallback | None = None,
     actor: str = "cli",
+    workers: int | None = None,
 ) -> ImportReport:
-    """Import `path`; the error report goes to `errors_path` (default: next to the file, `.errors.csv`)."""
+    """Import `path`; the error report goes to `errors_path` (default: next to the file, `.errors.csv`).
+
+    `workers`: processes that check and seal rows (None: chosen from the file size and the cores)."""
     if db.vault.key_count > 1:
         raise ImportFormatError("a key rotation is unfinished; run `jamsosbot rotate-key` first")
     today = today or now_wib().date()
@@ -155,27 +162,27 @@ def import_members(
         nonlocal written
         for batch, duplicates in results:
             for row_no in duplicates:
-                errors.add(row_no, "kpj", "duplicate: this KPJ appears earlier in the file", "")
+                errors.add(row_no, "kpj", DUPLICATE, "")
             written += len(batch) - len(duplicates)
 
     try:
         with path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            reader = csv.DictReader(text)
-            _check_header(reader.fieldnames)
+            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+            header = _check_header(next(reader, None))
+            records = enumerate(reader, start=2)  # row 1 is the header, as a spreadsheet shows them
             batch: list[tuple[int, SealedRow]] = []
             in_batch: dict[bytes, int] = {}
-            for row_no, record in enumerate(reader, start=2):  # row 1 is the header, as a spreadsheet shows
+            for row_no, sealed, problems in checked_rows(
+                records, header, vault=db.vault, today=today, workers=_workers(workers, total)
+            ):
                 rows_read += 1
-                clean, problems = check_row(record, today=today)
-                for problem in problems:
-                    errors.add(row_no, problem.column, problem.reason, record.get(problem.column) or "")
-                if clean is None:
+                for column, reason, shown in problems:
+                    errors.add(row_no, column, reason, shown)
+                if sealed is None:
                     continue
-                sealed = seal_row(db.vault, clean)
                 index = kpj_index(sealed)
                 if index in in_batch:
-                    errors.add(row_no, "kpj", "duplicate: this KPJ appears earlier in the file", "")
+                    errors.add(row_no, "kpj", DUPLICATE, "")
                     continue
                 in_batch[index] = row_no
                 batch.append((row_no, sealed))
@@ -202,15 +209,24 @@ def import_members(
     return report
 
 
-def _check_header(fieldnames: Any) -> None:
+def _check_header(fieldnames: list[str] | None) -> list[str]:
     if not fieldnames:
         raise ImportFormatError("the file is empty")
     names = [n.strip().lower() for n in fieldnames]
     missing = [c for c in REQUIRED if c not in names]
     if missing:
         raise ImportFormatError(f"missing columns: {', '.join(missing)} (expected {', '.join(COLUMNS)})")
-    if names != list(fieldnames):
-        raise ImportFormatError("column names must be lower case without spaces (see docs/storage.md)")
+    return names
+
+
+def _workers(requested: int | None, size: int) -> int:
+    """Worker processes for checking and sealing: none for small files (starting them costs more than it
+    saves), else one per core, leaving the database and this process to share the rest."""
+    if requested is not None:
+        return requested
+    if size < PARALLEL_FROM_BYTES:
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1)))
 
 
 def _start_run(db: Database, source_name: str) -> int:

@@ -18,6 +18,7 @@ import phonenumbers
 from storage.crypto import Vault
 from storage.models import MEMBER_STATUSES
 from storage.ops.identity import InvalidIdentity, digits, mask_nik, parse_nik
+from storage.repo.members import MemberIdentity, seal_identity
 
 REQUIRED = ("kpj", "nik", "full_name", "birth_date", "status", "programs")
 OPTIONAL = (
@@ -68,17 +69,11 @@ class MemberRow:
     address: str | None
 
 
-# the staging/insert column order (storage.ops.import_members relies on it)
+# the staging/insert column order (storage.ops.member_writers relies on it)
 SEALED_COLUMNS = (
-    "kpj_enc",
     "kpj_bidx",
-    "nik_enc",
     "nik_bidx",
-    "full_name_enc",
-    "birth_date_enc",
-    "phone_enc",
-    "address_enc",
-    "income_base_enc",
+    "identity_enc",
     "status",
     "programs",
     "occupations",
@@ -118,6 +113,11 @@ def _date(raw: str, column: str, problems: list[RowProblem], *, required: bool =
 def _list(raw: str) -> tuple[str, ...]:
     # the same few program/occupation strings repeat on every row: parse each once
     return tuple(item.strip().lower() for item in _LIST_SPLIT.split(raw) if item.strip())
+
+
+@lru_cache(maxsize=4096)
+def _known_programs(programs: tuple[str, ...]) -> bool:
+    return bool(programs) and all(p in PROGRAMS for p in programs)
 
 
 @lru_cache(maxsize=4096)
@@ -169,7 +169,7 @@ def check_row(raw: Mapping[str, str | None], *, today: date) -> tuple[MemberRow 
         problems.append(RowProblem("status", f"must be one of {', '.join(MEMBER_STATUSES)}"))
 
     programs = _list(_text(raw, "programs"))
-    if not programs or any(p not in PROGRAMS for p in programs):
+    if not _known_programs(programs):
         problems.append(RowProblem("programs", f"must be one or more of {', '.join(PROGRAMS)}"))
 
     occupations = _list(_text(raw, "occupations"))
@@ -245,16 +245,13 @@ def normalize_phone(raw: str) -> str | None:
 
 def seal_row(vault: Vault, row: MemberRow) -> SealedRow:
     """The row as stored, in SEALED_COLUMNS order (programs and occupations as JSON text)."""
+    identity = MemberIdentity(
+        row.nik, row.kpj, row.full_name, row.birth_date, row.phone, row.address, row.income_base
+    )
     return (
-        vault.encrypt("kpj", row.kpj.encode()),
         vault.blind_index("kpj", row.kpj),
-        vault.encrypt("nik", row.nik.encode()),
         vault.blind_index("nik", row.nik),
-        vault.encrypt("full_name", row.full_name.encode()),
-        vault.encrypt("birth_date", row.birth_date.isoformat().encode()),
-        vault.encrypt_text("phone", row.phone),
-        vault.encrypt_text("address", row.address),
-        vault.encrypt_int("income_base", row.income_base),
+        seal_identity(vault, identity),
         row.status,
         as_json(row.programs),
         as_json(row.occupations),

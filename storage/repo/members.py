@@ -11,6 +11,7 @@ The rules (domain.md §3.3, §12), in calendar months because contributions are 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -60,6 +61,48 @@ def effective_status(status: str, protected_until: date | None, today: date) -> 
     if status == "active" and lapsed(protected_until, today):
         return "inactive"
     return status
+
+
+@dataclass(frozen=True)
+class MemberIdentity:
+    """The personal values of a membership, sealed as one blob (`members.identity_enc`)."""
+
+    nik: str
+    kpj: str
+    full_name: str
+    birth_date: date
+    phone: str | None = None
+    address: str | None = None
+    income_base: int | None = None
+
+
+_IDENTITY_FORMAT = 1  # a JSON list, positional (compact: no key names repeated on a million rows)
+_JSON = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False
+)  # built once: json.dumps(**opts) builds one per call
+
+
+def seal_identity(vault: Vault, identity: MemberIdentity) -> bytes:
+    payload = [
+        _IDENTITY_FORMAT,
+        identity.nik,
+        identity.kpj,
+        identity.full_name,
+        identity.birth_date.isoformat(),
+        identity.phone,
+        identity.address,
+        identity.income_base,
+    ]
+    return vault.encrypt("identity", _JSON.encode(payload).encode())
+
+
+def open_identity(vault: Vault, blob: bytes) -> MemberIdentity:
+    fmt, nik, kpj, full_name, birth_date, phone, address, income_base = json.loads(
+        vault.decrypt("identity", blob)
+    )
+    if fmt != _IDENTITY_FORMAT:
+        raise ValueError(f"unknown identity format {fmt}")
+    return MemberIdentity(nik, kpj, full_name, date.fromisoformat(birth_date), phone, address, income_base)
 
 
 @dataclass(frozen=True)

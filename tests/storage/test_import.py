@@ -149,3 +149,15 @@ def test_progress_is_reported_up_to_the_whole_file(sqlite_db: Database, tmp_path
     size = path.stat().st_size
     assert seen[-1] == (size, size) and len(seen) >= 3
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_worker_processes_give_the_same_result(sqlite_db: Database, tmp_path: Path) -> None:
+    records = list(fake_members(25, seed=3, today=TODAY))
+    records[4] = {**records[4], "nik": "12345"}
+    path = write_csv(tmp_path / "m.csv", records)
+    report = import_members(sqlite_db, path, today=TODAY, workers=1)
+    assert (report.rows_read, report.rows_written, report.rows_rejected) == (25, 24, 1)
+    assert report.errors_path is not None
+    assert [(r["row"], r["column"], r["value"]) for r in rows_of(report.errors_path)] == [
+        ("6", "nik", "1234*")
+    ]
