@@ -14,6 +14,7 @@ COMMAND_MODULES: list[str] = [
     "bot.telegram_commands",
     "bot.admin_commands",
     "bot.broadcast_commands",
+    "storage.commands",
 ]
 
 
