@@ -8,6 +8,9 @@ clone with no set-up.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -45,8 +48,20 @@ def head_revision() -> str:
     return heads[0]
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    # reading the revision makes Alembic log its context at INFO on every start; only upgrades should talk
+    logger = logging.getLogger("alembic.runtime.migration")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect() as conn, _quiet():
         return MigrationContext.configure(conn).get_current_revision()
 
 
