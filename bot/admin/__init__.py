@@ -22,14 +22,14 @@ STATIC = Path(__file__).with_name("static")
 
 def page_routers() -> list[APIRouter]:
     """The console's page routers (the authorization tests walk every route of these)."""
-    from bot.admin import pages_auth, pages_main, pages_staff
+    from bot.admin import pages_auth, pages_campaigns, pages_main, pages_staff
 
-    return [pages_auth.router, pages_main.router, pages_staff.router]
+    return [pages_auth.router, pages_main.router, pages_campaigns.router, pages_staff.router]
 
 
 def mount(app: FastAPI, settings: Settings) -> None:
     """Add the console pages, their static files, the API sub-application and the security headers."""
-    from bot.admin import api
+    from bot.admin import api, broadcasting
     from bot.admin.auth import Forbidden, LoginRequired
     from bot.admin.context import AdminContext
     from bot.admin.headers import AdminHeaders
@@ -40,6 +40,7 @@ def mount(app: FastAPI, settings: Settings) -> None:
         templates=make_templates(),
         secure_cookies=(settings.public_url or "").lower().startswith("https://"),
     )
+    app.include_router(broadcasting.router)  # lifespan only: opens and closes the broadcast service
     for router in page_routers():
         app.include_router(router, include_in_schema=False)
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
-from bot.admin import api_staff, stats
+from bot.admin import api_campaigns, api_staff, stats
 from bot.admin.auth import api_auth
 from bot.admin.campaign_views import running_count
 from bot.admin.context import runtime_of
@@ -88,7 +88,7 @@ assert set(PERIODS) == {"7", "30", "90", "semua"}
 
 def api_routers() -> list[APIRouter]:
     """The API's routers (the authorization tests walk every route of these)."""
-    return [router, api_staff.router]
+    return [router, api_campaigns.router, api_staff.router]
 
 
 def build_api() -> FastAPI:

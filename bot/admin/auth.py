@@ -1,7 +1,7 @@
 """Who is asking, and may they: FastAPI dependencies for the console pages and the admin API.
 
-- Pages accept only the console session cookie. Without one, a GET is redirected to the login page and
-  anything else gets 401; a state-changing form must carry the session's CSRF token (`csrf_token`).
+- Pages accept only the console session cookie. Without one, every request is redirected to the login
+  page and nothing is done; a state-changing form must carry the session's CSRF token (`csrf_token`).
 - The API accepts `Authorization: Bearer <token>` (scripts) or the console session cookie (the console's
   own scripts); with the cookie, every state-changing request must send `X-CSRF-Token`. Without either it
   answers 401.
@@ -76,9 +76,9 @@ def page_auth(permission: Permission = Permission.VIEW) -> Callable[[Request], A
     async def dependency(request: Request) -> PageAuth:
         auth = _session_user(request)
         if auth is None:
-            if request.method in SAFE_METHODS:
-                raise LoginRequired(login_redirect_target(request))
-            raise HTTPException(401, "Sesi berakhir. Silakan masuk lagi.")
+            # a form posted after the session ended goes to the login page too (nothing is done)
+            target = login_redirect_target(request) if request.method in SAFE_METHODS else "/admin/login"
+            raise LoginRequired(target)
         if request.method not in SAFE_METHODS:
             form = await request.form()  # parsed once; Starlette caches it for the route's Form fields
             if not csrf.tokens_match(auth.csrf, _field(form, csrf.FIELD)):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.admin.context import runtime_of
 from storage.db import Database
-from storage.models import Campaign, StaffAccount
+from storage.models import Campaign, StaffAccount, Subscriber
 
 STATUS_LABELS = {
     "draft": "Draf",
@@ -75,3 +75,57 @@ def running_count(request: Request) -> int:
     with runtime_of(request).db.session() as session:
         query = select(func.count()).select_from(Campaign).where(Campaign.status == "running")
         return int(session.scalar(query) or 0)
+
+
+# What a delivery's error code means, by its reason part ("403:blocked" -> "blocked").
+REASON_LABELS = {
+    "blocked": "Memblokir bot",
+    "deactivated": "Akun Telegram dihapus",
+    "kicked": "Bot dikeluarkan dari chat",
+    "forbidden": "Tidak diizinkan",
+    "chat_not_found": "Chat tidak ditemukan",
+    "invalid_number": "Nomor tidak valid",
+    "not_on_whatsapp": "Tidak memakai WhatsApp",
+    "outside_window": "Di luar 24 jam, tanpa template",
+    "unsubscribed": "Mengirim STOP di WhatsApp",
+    "opted_out": "Berhenti berlangganan sebelum giliran",
+    "unreachable": "Tidak bisa dihubungi",
+    "in_doubt": "Tidak pasti terkirim (pekerja terhenti)",
+    "in_doubt_requeued": "Dikirim ulang setelah ragu",
+    "cancelled": "Kampanye dibatalkan",
+    "network": "Gangguan jaringan",
+    "parts": "Pesan terlalu panjang",
+    "unknown": "Tidak diketahui",
+}
+
+
+def reason_label(code: str) -> str:
+    reason = code.split(":", 1)[-1]
+    return REASON_LABELS.get(reason, code)
+
+
+def staff_name(db: Database, staff_id: int | None) -> str | None:
+    if staff_id is None:
+        return None
+    with db.session() as session:
+        return session.scalar(select(StaffAccount.username).where(StaffAccount.id == staff_id))
+
+
+def known_values(db: Database, *, limit: int = 200) -> dict[str, list[str]]:
+    """Regions and opt-in sources subscribers have, as suggestions for the audience builder."""
+    with db.session() as session:
+        regions = session.scalars(
+            select(Subscriber.region)
+            .where(Subscriber.region.is_not(None))
+            .distinct()
+            .order_by(Subscriber.region)
+            .limit(limit)
+        )
+        sources = session.scalars(
+            select(Subscriber.opted_in_source)
+            .where(Subscriber.opted_in_source.is_not(None))
+            .distinct()
+            .order_by(Subscriber.opted_in_source)
+            .limit(limit)
+        )
+        return {"regions": [r for r in regions if r], "sources": [s for s in sources if s]}

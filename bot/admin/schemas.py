@@ -37,7 +37,7 @@ class StaffIn(BaseModel):
 class StaffPatch(BaseModel):
     role: Role | None = None
     active: bool | None = None
-    password: str | None = Field(None, min_length=10, max_length=200)
+    password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
 class TokenOut(BaseModel):

@@ -57,14 +57,46 @@
   });
 
   // audience builder: <form data-audience> with filter fields; shows the count in [data-audience-count]
+  var AUDIENCE_FIELDS = ["channel", "region", "occupation", "registration", "subscribed_since", "source"];
+  var CHANNEL_LABELS = { telegram: "Telegram", whatsapp: "WhatsApp" };
+
+  function isAudienceField(el) {
+    return !!el && AUDIENCE_FIELDS.indexOf(el.name) >= 0;
+  }
+
+  function list(value) {
+    return value ? String(value).split(",").map(function (v) { return v.trim(); }).filter(Boolean) : [];
+  }
+
+  // the form's filters as the API's AudienceIn
+  function audienceFilters(form) {
+    var data = new FormData(form);
+    var body = {
+      channels: list(data.get("channel")),
+      regions: list(data.get("region")),
+      occupations: list(data.get("occupation")),
+      registration: list(data.get("registration")),
+      sources: list(data.get("source"))
+    };
+    var since = data.get("subscribed_since");
+    if (since) body.subscribed_since = since + "T00:00:00+07:00";  // midnight WIB, as the server reads it
+    return body;
+  }
+
   var audienceForm = document.querySelector("form[data-audience]");
   if (audienceForm) {
     var out = document.querySelector("[data-audience-count]");
+    var split = document.querySelector("[data-audience-split]");
     var refreshCount = debounce(function () {
       out.setAttribute("aria-busy", "true");
       api("POST", "/audience/count", audienceFilters(audienceForm))
         .then(function (data) {
           out.textContent = angka(data.count);
+          if (split) {
+            split.textContent = Object.keys(data.by_channel).sort().map(function (ch) {
+              return (CHANNEL_LABELS[ch] || ch) + " " + angka(data.by_channel[ch]);
+            }).join(" · ");
+          }
           out.removeAttribute("aria-busy");
         })
         .catch(function () {
@@ -72,79 +104,46 @@
           out.removeAttribute("aria-busy");
         });
     }, 300);
-    audienceForm.addEventListener("input", refreshCount);
-    audienceForm.addEventListener("change", refreshCount);
-  }
-
-  function audienceFilters(form) {
-    var data = new FormData(form);
-    var filters = {};
-    ["channel", "region", "occupation", "registration_status", "subscribed_since", "source"].forEach(function (k) {
-      var v = data.get(k);
-      if (v) filters[k] = v;
-    });
-    return filters;
-  }
-  window.jbAudienceFilters = audienceFilters;
-
-  // compose: <form data-compose> re-renders both previews through the API as the text changes
-  var composeForm = document.querySelector("form[data-compose]");
-  if (composeForm) {
-    var tg = document.querySelector("[data-preview=telegram]");
-    var wa = document.querySelector("[data-preview=whatsapp]");
-    var refreshPreview = debounce(function () {
-      var data = new FormData(composeForm);
-      var body = {
-        text: data.get("text") || "",
-        image_url: data.get("image_url") || null,
-        button_title: data.get("button_title") || null,
-        button_payload: data.get("button_payload") || null
-      };
-      api("POST", "/preview", body).then(function (p) {
-        renderTelegram(tg, p.telegram);
-        renderWhatsApp(wa, p.whatsapp);
-      }).catch(function () { /* keep the last preview */ });
-    }, 250);
-    composeForm.addEventListener("input", refreshPreview);
-  }
-
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
-
-  function bubble(text, imageUrl) {
-    var b = document.createElement("div");
-    b.className = "bubble";
-    if (imageUrl) {
-      var img = document.createElement("img");
-      img.src = imageUrl;
-      img.alt = "Gambar kampanye";
-      b.appendChild(img);
-    }
-    b.appendChild(document.createTextNode(text));
-    return b;
-  }
-
-  function renderTelegram(el, p) {
-    if (!el || !p) return;
-    clear(el);
-    el.appendChild(bubble(p.text, p.image_url));
-    if (p.buttons && p.buttons.length) {
-      var row = document.createElement("div");
-      row.className = "tg-buttons";
-      p.buttons.forEach(function (title) {
-        var b = document.createElement("div");
-        b.className = "tg-button";
-        b.textContent = title;
-        row.appendChild(b);
+    ["input", "change"].forEach(function (type) {
+      audienceForm.addEventListener(type, function (ev) {
+        if (isAudienceField(ev.target)) refreshCount();
       });
-      el.appendChild(row);
-    }
+    });
   }
 
-  function renderWhatsApp(el, p) {
-    if (!el || !p) return;
-    clear(el);
-    el.appendChild(bubble(p.text, p.image_url));
+  // compose: <form data-compose> re-renders the previews (server-side, the service's own rendering)
+  var composeForm = document.querySelector("form[data-compose]");
+  var previewBox = document.querySelector("[data-previews]");
+  if (composeForm && previewBox) {
+    var refreshPreview = debounce(function () {
+      fetch("/admin/campaigns/preview", {
+        method: "POST",
+        credentials: "same-origin",
+        body: new URLSearchParams(new FormData(composeForm))
+      }).then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      }).then(function (html) {
+        previewBox.innerHTML = html;  // escaped by the server's templates
+        previewBox.setAttribute("data-updated", String(Date.now()));
+      }).catch(function () { /* keep the last preview */ });
+    }, 350);
+    ["input", "change"].forEach(function (type) {
+      composeForm.addEventListener(type, function (ev) {
+        if (!isAudienceField(ev.target) || ev.target.name === "channel") refreshPreview();
+      });
+    });
   }
+
+  // inputs[data-remember]: this browser remembers the value (one's own chat id for test sends);
+  // the server never stores it
+  document.querySelectorAll("input[data-remember]").forEach(function (el) {
+    var key = "jb:" + el.getAttribute("data-remember");
+    try {
+      if (!el.value && window.localStorage.getItem(key)) el.value = window.localStorage.getItem(key);
+      el.form.addEventListener("submit", function () { window.localStorage.setItem(key, el.value); });
+    } catch (e) { /* storage blocked: nothing to remember */ }
+  });
 
   // progress: [data-progress=<campaign id>] polls the progress endpoint while the campaign is live
   var progress = document.querySelector("[data-progress]");
