@@ -26,6 +26,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 # Bump whenever features, training or the saved format change: it is part of the model cache key.
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 
 Message = str | tuple[str, str]
 """A classifier input: (normalized text, raw text), or one string that serves as both."""
@@ -66,7 +67,7 @@ def word_ngrams(text: str, lo: int, hi: int) -> list[str]:
     tokens = text.split()
     grams: list[str] = []
     for n in range(lo, hi + 1):
-        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
     return grams
 
 
@@ -81,7 +82,7 @@ def char_ngrams(text: str, lo: int, hi: int) -> list[str]:
                 if n == lo:  # a word shorter than every n-gram still counts once, whole
                     grams.append(padded)
                 break
-            grams.extend(padded[i : i + n] for i in range(size - n + 1))
+            grams += [padded[i : i + n] for i in range(size - n + 1)]
     return grams
 
 
@@ -91,31 +92,8 @@ class _Block:
 
     analyzer: Callable[[str], list[str]]
     view: int  # which text of a message: 0 normalized, 1 raw
-    vocab: dict[str, int]
-    idf: np.ndarray
+    vocab: dict[str, int]  # n-gram -> its column in the model's whole feature space
     weight: float
-
-    @classmethod
-    def fit(
-        cls, analyzer: Callable[[str], list[str]], view: int, views: Sequence[tuple[str, str]], weight: float
-    ) -> _Block:
-        df: Counter[str] = Counter()
-        for texts in views:
-            df.update(set(analyzer(texts[view])))
-        terms = sorted(df)  # sorted: the feature order must not depend on hash seeds
-        n = len(views)
-        idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms])
-        return cls(analyzer, view, {t: i for i, t in enumerate(terms)}, idf, weight)
-
-    def vector(self, views: tuple[str, str]) -> tuple[list[int], np.ndarray]:
-        vocab = self.vocab
-        pairs = [(vocab[g], n) for g, n in Counter(self.analyzer(views[self.view])).items() if g in vocab]
-        if not pairs:
-            return [], np.zeros(0)
-        index = [i for i, _ in pairs]
-        values = (1.0 + np.log(np.array([n for _, n in pairs], dtype=np.float64))) * self.idf[index]
-        values *= self.weight / np.sqrt(values @ values)
-        return index, values
 
 
 class IntentClassifier:
@@ -126,6 +104,7 @@ class IntentClassifier:
         config: ClassifierConfig,
         labels: list[str],
         blocks: list[_Block],
+        idf: np.ndarray,
         weights: np.ndarray,
         bias: np.ndarray,
         temperature: float = 1.0,
@@ -133,23 +112,41 @@ class IntentClassifier:
         self.config = config
         self.labels = labels
         self._blocks = blocks
-        self._offsets = np.cumsum([0] + [len(b.vocab) for b in blocks])
+        self._idf = idf  # (n_features,)
         self._weights = weights  # (n_features, n_labels), C-ordered: one row per feature
         self._bias = bias
         self.temperature = temperature
 
     @staticmethod
-    def _make_blocks(config: ClassifierConfig, views: Sequence[tuple[str, str]]) -> list[_Block]:
+    def _analyzers(config: ClassifierConfig) -> list[tuple[Callable[[str], list[str]], int, float]]:
+        """(analyzer, view, weight) of each block, in feature-space order."""
         wlo, whi = config.word_ngrams
         clo, chi = config.char_ngrams
         rlo, rhi = config.raw_char_ngrams
-        blocks = [
-            _Block.fit(lambda t: word_ngrams(t, wlo, whi), 0, views, 1.0),
-            _Block.fit(lambda t: char_ngrams(t, clo, chi), 0, views, config.char_weight),
+        analyzers: list[tuple[Callable[[str], list[str]], int, float]] = [
+            (lambda t: word_ngrams(t, wlo, whi), 0, 1.0),
+            (lambda t: char_ngrams(t, clo, chi), 0, config.char_weight),
         ]
         if config.raw_char_weight > 0:
-            blocks.append(_Block.fit(lambda t: char_ngrams(t, rlo, rhi), 1, views, config.raw_char_weight))
-        return blocks
+            analyzers.append((lambda t: char_ngrams(t, rlo, rhi), 1, config.raw_char_weight))
+        return analyzers
+
+    @classmethod
+    def _fit_blocks(
+        cls, config: ClassifierConfig, views: Sequence[tuple[str, str]]
+    ) -> tuple[list[_Block], np.ndarray]:
+        blocks: list[_Block] = []
+        idfs: list[np.ndarray] = []
+        offset, n = 0, len(views)
+        for analyzer, view, weight in cls._analyzers(config):
+            df: Counter[str] = Counter()
+            for texts in views:
+                df.update(set(analyzer(texts[view])))
+            terms = sorted(df)  # sorted: the feature order must not depend on hash seeds
+            blocks.append(_Block(analyzer, view, {t: offset + i for i, t in enumerate(terms)}, weight))
+            idfs.append(np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms]))
+            offset += len(terms)
+        return blocks, np.concatenate(idfs)
 
     @classmethod
     def train(
@@ -159,8 +156,8 @@ class IntentClassifier:
         names = sorted(set(labels))
         if len(names) < 2:
             raise ValueError(f"training needs at least two intents, got {names}")
-        blocks = cls._make_blocks(config, [_views(t) for t in texts])
-        model = cls(config, names, blocks, np.zeros((0, len(names))), np.zeros(len(names)))
+        blocks, idf = cls._fit_blocks(config, [_views(t) for t in texts])
+        model = cls(config, names, blocks, idf, np.zeros((0, len(names))), np.zeros(len(names)))
         x = model.features(texts)
         y = np.array([names.index(label) for label in labels])
         from sklearn.exceptions import ConvergenceWarning
@@ -178,28 +175,34 @@ class IntentClassifier:
         model._bias = intercept.copy()
         return model
 
-    def _row(self, message: Message) -> tuple[list[int], np.ndarray]:
+    def _row(self, message: Message) -> tuple[np.ndarray, np.ndarray]:
+        """The message's feature columns and TF-IDF values: the hot path of every parse, so plain
+        dictionary look-ups and a handful of numpy calls over the whole row."""
         views = _views(message)
-        index: list[int] = []
+        indices: list[np.ndarray] = []
         values: list[np.ndarray] = []
-        for block, offset in zip(self._blocks, self._offsets, strict=False):
-            idx, vals = block.vector(views)
-            index.extend(i + int(offset) for i in idx)
-            values.append(vals)
-        return index, np.concatenate(values)
+        for block in self._blocks:
+            grams = block.analyzer(views[block.view])
+            # map() over dict.get runs the look-ups in C; unknown n-grams become -1 and are dropped
+            columns = np.fromiter(map(block.vocab.get, grams, repeat(-1)), dtype=np.intp, count=len(grams))
+            index, counts = np.unique(columns[columns >= 0], return_counts=True)
+            if index.size:
+                tfidf = (1.0 + np.log(counts)) * self._idf[index]
+                indices.append(index)
+                values.append(tfidf * (block.weight / np.sqrt(tfidf @ tfidf)))
+        if not indices:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        return np.concatenate(indices), np.concatenate(values)
 
     def features(self, texts: Sequence[Message]) -> sp.csr_matrix:
         """The sparse feature matrix of many messages (for training and evaluation)."""
         import scipy.sparse as sp  # here, not at the top: predicting one message needs no scipy
 
-        indptr, indices, data = [0], [], []
-        for text in texts:
-            idx, vals = self._row(text)
-            indices.extend(idx)
-            data.append(vals)
-            indptr.append(len(indices))
-        flat = np.concatenate(data) if data else np.zeros(0)
-        return sp.csr_matrix((flat, indices, indptr), shape=(len(texts), int(self._offsets[-1])))
+        rows = [self._row(text) for text in texts]
+        indptr = np.cumsum([0] + [len(index) for index, _ in rows])
+        indices = np.concatenate([index for index, _ in rows]) if rows else np.zeros(0, dtype=np.intp)
+        data = np.concatenate([values for _, values in rows]) if rows else np.zeros(0)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(texts), len(self._idf)))
 
     def logits(self, text: Message) -> np.ndarray:
         index, values = self._row(text)
@@ -226,9 +229,7 @@ class IntentClassifier:
             "vocabularies": [sorted(b.vocab, key=b.vocab.__getitem__) for b in self._blocks],
         }
         (directory / "classifier.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        arrays: dict[str, Any] = {f"idf{i}": b.idf for i, b in enumerate(self._blocks)}
-        arrays.update(weights=self._weights, bias=self._bias)
-        np.savez(directory / "classifier.npz", **arrays)
+        np.savez(directory / "classifier.npz", idf=self._idf, weights=self._weights, bias=self._bias)
 
     @classmethod
     def load(cls, directory: Path) -> IntentClassifier:
@@ -238,13 +239,16 @@ class IntentClassifier:
         raw: dict[str, Any] = meta["config"]
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         config = ClassifierConfig(**fields)
+        blocks: list[_Block] = []
+        offset = 0
+        for (analyzer, view, weight), vocab in zip(cls._analyzers(config), meta["vocabularies"], strict=True):
+            blocks.append(_Block(analyzer, view, {g: offset + j for j, g in enumerate(vocab)}, weight))
+            offset += len(vocab)
         with np.load(directory / "classifier.npz", allow_pickle=False) as arrays:
-            templates = cls._make_blocks(config, [])
-            blocks = [
-                _Block(t.analyzer, t.view, {g: j for j, g in enumerate(vocab)}, arrays[f"idf{i}"], t.weight)
-                for i, (t, vocab) in enumerate(zip(templates, meta["vocabularies"], strict=True))
-            ]
-            return cls(config, meta["labels"], blocks, arrays["weights"], arrays["bias"], meta["temperature"])
+            idf, weights, bias = arrays["idf"], arrays["weights"], arrays["bias"]
+        if idf.shape != (offset,) or weights.shape != (offset, len(meta["labels"])):
+            raise ValueError("the saved arrays do not match the saved vocabularies")
+        return cls(config, meta["labels"], blocks, idf, weights, bias, meta["temperature"])
 
 
 def _estimator(config: ClassifierConfig) -> Any:
