@@ -24,7 +24,6 @@ choice less than `margin` ahead of the second is kept but flagged `fallback.ambi
 from __future__ import annotations
 
 import json
-import logging
 import re
 import string
 import threading
@@ -39,8 +38,6 @@ from nlu.model_cache import ModelCache, code_files, default_cache_dir, fingerpri
 if TYPE_CHECKING:
     from bot.settings import Settings
     from nlu.normalize import Normalized
-
-log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OUT_OF_SCOPE = "out_of_scope"
@@ -104,7 +101,6 @@ def parse_payload(text: str, known: Collection[str] = ()) -> dict[str, Any] | No
         "intent": intent,
         "entities": entities,
         "intent_ranking": [dict(intent)],
-        "fallback": {"low_confidence": False, "ambiguous": False},
     }
 
 
@@ -192,6 +188,13 @@ class BuiltinNLU:
     def parse(self, text: str) -> dict[str, Any]:
         payload = parse_payload(text, self.classifier.labels)
         if payload is not None:
+            # a button press is never low-confidence or ambiguous: the bot offered exactly this
+            payload["fallback"] = {
+                "low_confidence": False,
+                "ambiguous": False,
+                "threshold": self.threshold,
+                "margin": self.margin,
+            }
             return payload
         message, entities = prepare(text)
         return self.parse_prepared(text, message, entities)

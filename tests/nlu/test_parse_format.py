@@ -87,6 +87,12 @@ def test_button_payloads_parse_like_rasa(nlu: BuiltinNLU) -> None:
     check_format(parse, "/ask_jkk")
     assert parse["intent"] == {"name": "ask_jkk", "confidence": 1.0}
     assert parse["entities"] == []
+    assert parse["fallback"] == {
+        "low_confidence": False,
+        "ambiguous": False,
+        "threshold": nlu.threshold,
+        "margin": nlu.margin,
+    }
 
     text = '/choose{"value": "jkk_jkm"}'
     parse = nlu.parse(text)
