@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.inbox import Claim, Inbox
 from bot.messages import InboundMessage
@@ -72,6 +73,7 @@ class InboxWorkers:
         self.on_unreachable = on_unreachable
         self.policy = policy or WorkerPolicy()
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[Any]] = set()  # workers holding a message (the others are idle)
         self._stopping = asyncio.Event()
 
     def start(self) -> None:
@@ -87,6 +89,9 @@ class InboxWorkers:
         self._stopping.set()
         if not self._tasks:
             return
+        for task in self._tasks:
+            if task not in self._busy:
+                task.cancel()  # idle, blocked waiting for work: nothing to finish
         _, pending = await asyncio.wait(self._tasks, timeout=self.policy.shutdown_grace)
         for task in pending:
             task.cancel()
@@ -105,11 +110,17 @@ class InboxWorkers:
                 log.exception("inbox claim failed")
                 await self._sleep(self.policy.backoff(failures))
                 continue
-            while claim is not None:
-                if self._stopping.is_set():
-                    await self.inbox.release(claim)
-                    break
-                claim = await self.process(claim)
+            task = asyncio.current_task()
+            if claim is not None and task is not None:
+                self._busy.add(task)
+            try:
+                while claim is not None:
+                    if self._stopping.is_set():
+                        await self.inbox.release(claim)
+                        break
+                    claim = await self.process(claim)
+            finally:
+                self._busy.discard(task)  # type: ignore[arg-type]
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -53,7 +53,7 @@ class TelegramPoller:
                 # Conflict: another poller, or a webhook set meanwhile. Both pass; the inbox dedupes.
                 failures += 1
                 delay = min(self.backoff_cap, 0.5 * 2**failures)
-                log.warning("getUpdates failed (%s); retry in %.1f s", type(exc).__name__, delay)
+                log.warning("getUpdates failed (%s: %s); retry in %.1f s", type(exc).__name__, exc, delay)
                 await self._wait(stop, delay)
             except Exception:
                 failures += 1  # the inbox store is down: keep the offset, ask again later

@@ -6,6 +6,7 @@ What becomes what (private chats only: the bot collects personal data, never in 
     /start <param>                 text "/start" (the flows greet), start_param = the deep-link parameter,
                                    e.g. t.me/<bot>?start=kkbc_tanahabang → "kkbc_tanahabang"
     /menu, /bantuan (/help), /stop the payloads "/menu", "/help", "/unsubscribe"
+    /<intent name>                 that intent's payload ("/subscribe"), as a button would send it
     other /commands                the words without the slash ("/daftar" → "daftar")
     callback query (button press)  text = the callback data (the button's payload); metadata
                                    callback_query_id, so the worker answers it
@@ -27,6 +28,12 @@ from bot.messages import InboundMessage
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = {"start": "/start", "menu": "/menu", "bantuan": "/help", "help": "/help", "stop": "/unsubscribe"}
+# Intent names (shared/contract.md §1): "/subscribe" typed is that intent's payload, as a button would send.
+INTENTS = frozenset(
+    "greet goodbye thanks affirm deny cancel help human_handoff ask_programs ask_jkk ask_jkm ask_jht ask_jp "
+    "ask_jkp ask_contribution ask_eligibility ask_requirements register check_status ask_payment ask_claim "
+    "ask_office subscribe unsubscribe delete_my_data bpjs_kesehatan out_of_scope".split()
+)
 NON_TEXT = (
     "sticker",
     "photo",
@@ -100,6 +107,8 @@ def command_text(text: str) -> tuple[str, str | None]:
         return "/start", rest if _START_PARAM.match(rest) else None
     if command in COMMANDS:
         return COMMANDS[command], None
+    if command in INTENTS and not rest:
+        return f"/{command}", None
     return f"{command.replace('_', ' ')} {rest}".strip(), None
 
 

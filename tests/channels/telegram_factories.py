@@ -15,6 +15,7 @@ BOT_ID = 123456
 
 class Updates:
     def __init__(self, first_update_id: int = 700_000_000) -> None:
+        self.first_update_id = first_update_id
         self._update_ids = itertools.count(first_update_id)
         self._message_ids = itertools.count(1)
 

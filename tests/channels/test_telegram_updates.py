@@ -48,6 +48,8 @@ def test_start_with_a_deep_link_parameter_records_the_campaign_source(updates: U
         ("/start@jamsosbot_test_bot kkbc_tanahabang", ("/start", "kkbc_tanahabang")),
         ("/start <script>", ("/start", None)),  # not a valid deep-link parameter: dropped
         ("/daftar", ("daftar", None)),
+        ("/subscribe", ("/subscribe", None)),
+        ("/check_status", ("/check_status", None)),
         ("/cek_status 3201014506900003", ("cek status 3201014506900003", None)),
         ("stop", ("stop", None)),
         ("halo /menu", ("halo /menu", None)),
