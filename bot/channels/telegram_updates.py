@@ -30,9 +30,35 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = {"start": "/start", "menu": "/menu", "bantuan": "/help", "help": "/help", "stop": "/unsubscribe"}
 # Intent names (shared/contract.md §1): "/subscribe" typed is that intent's payload, as a button would send.
 INTENTS = frozenset(
-    "greet goodbye thanks affirm deny cancel help human_handoff ask_programs ask_jkk ask_jkm ask_jht ask_jp "
-    "ask_jkp ask_contribution ask_eligibility ask_requirements register check_status ask_payment ask_claim "
-    "ask_office subscribe unsubscribe delete_my_data bpjs_kesehatan out_of_scope".split()
+    [
+        "greet",
+        "goodbye",
+        "thanks",
+        "affirm",
+        "deny",
+        "cancel",
+        "help",
+        "human_handoff",
+        "ask_programs",
+        "ask_jkk",
+        "ask_jkm",
+        "ask_jht",
+        "ask_jp",
+        "ask_jkp",
+        "ask_contribution",
+        "ask_eligibility",
+        "ask_requirements",
+        "register",
+        "check_status",
+        "ask_payment",
+        "ask_claim",
+        "ask_office",
+        "subscribe",
+        "unsubscribe",
+        "delete_my_data",
+        "bpjs_kesehatan",
+        "out_of_scope",
+    ]
 )
 NON_TEXT = (
     "sticker",
