@@ -103,6 +103,9 @@ class SqlMembershipBackend:
                 dummy = open_identity(vault, self._dummy)
                 hmac.compare_digest(dummy.birth_date.isoformat().encode(), wanted)
             chosen = best_member([m for m, _ in matching], today)
+            log.debug(
+                "member look-up by %s: %s", "nik" if nik is not None else "kpj", "found" if chosen else "none"
+            )
             if chosen is None:
                 return None
             identity = next(i for m, i in matching if m is chosen)
@@ -134,6 +137,10 @@ class SqlMembershipBackend:
             with _available(), self.db.session() as session, session.begin():
                 existing = self._by_key(session, idempotency_key)
                 if existing is not None:
+                    log.info(
+                        "registration %s answered again for a retried submission",
+                        existing.registration_number,
+                    )
                     return self._receipt(existing, replayed=True)
                 live = self._live_status(session, nik, today)
                 if live is not None:
@@ -141,8 +148,12 @@ class SqlMembershipBackend:
                     existing = self._by_key(session, idempotency_key)
                     if existing is not None:
                         return self._receipt(existing, replayed=True)
+                    log.info("application refused: a membership is already %s", live)
                     raise AlreadyRegistered(live)
                 registration = self._insert_registration(session, application, nik, idempotency_key, today)
+                log.info(
+                    "registration %s created (%s)", registration.registration_number, application.channel
+                )
                 return self._receipt(registration)
         except IntegrityError:
             # Another submission won the race: the same key (answer with its receipt) or another live
@@ -160,6 +171,13 @@ class SqlMembershipBackend:
             raise AlreadyRegistered("active" if winner == "active" else "awaiting_payment") from None
 
     def _validate(self, application: BpuApplication, nik: str, today: date) -> None:
+        try:
+            self._check(application, nik, today)
+        except ApplicationRejected as exc:
+            log.info("application rejected: %s", exc.reason)
+            raise
+
+    def _check(self, application: BpuApplication, nik: str, today: date) -> None:
         try:
             info = parse_nik(nik)
         except InvalidIdentity:

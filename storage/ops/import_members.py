@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import os
 import queue
 import threading
@@ -31,6 +32,8 @@ from storage.ops.import_sealing import checked_rows
 from storage.ops.member_rows import COLUMNS, REQUIRED, SealedRow
 from storage.ops.member_writers import Batch, kpj_index, writer_for
 from storage.repo.staff import add_audit
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5_000
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # about 50,000 rows
@@ -206,6 +209,13 @@ def import_members(
 
     report = ImportReport(run_id, rows_read, written, len(errors.rows), errors_file)
     _finish_run(db, report, actor)
+    log.info(
+        "import run %d: %d rows read, %d imported, %d rejected",
+        run_id,
+        report.rows_read,
+        report.rows_written,
+        report.rows_rejected,
+    )
     return report
 
 

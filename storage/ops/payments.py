@@ -3,6 +3,7 @@ payment and extends the protection period by the paid months (rules in storage.r
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from storage.repo.members import (
 )
 from storage.repo.staff import add_audit
 
+log = logging.getLogger(__name__)
 REGISTRATION_NUMBER = re.compile(r"BPU-\d{4}-\d{6,}")
 MAX_MONTHS = 24
 
@@ -115,6 +117,7 @@ def mark_paid(
         }
         add_audit(session, actor=actor, action="mark_paid", target=f"member:{member.id}", details=details)
         session.flush()
+        log.info("payment of %d months recorded for membership #%d by %s", months, member.id, actor)
         return PaymentResult(
             member.id, number, before, period.protected_from, period.protected_until, period.next_due_date
         )

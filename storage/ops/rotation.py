@@ -11,6 +11,7 @@ Run it with the bot stopped: a process still holding only the old key would keep
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from storage.repo.conversations import conversation_key
 from storage.repo.members import open_identity
 from storage.repo.staff import add_audit
 
+log = logging.getLogger(__name__)
 ProgressCallback = Callable[[str, int], None]  # (table, rows done so far)
 
 
@@ -110,6 +112,7 @@ def rotate(
     changed = {
         spec.model.__tablename__: _rotate_table(db, spec, batch, on_progress) for spec in SEALED_TABLES
     }
+    log.info("key rotation: %s", ", ".join(f"{table} {n} rows re-encrypted" for table, n in changed.items()))
     with db.transaction() as session:
         add_audit(session, actor=actor, action="rotate_key", details=changed)
     return changed

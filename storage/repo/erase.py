@@ -13,6 +13,7 @@ then in one transaction:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from storage.models import Consent, Conversation, Member, Registration, utcnow
 from storage.repo.conversations import conversations_by_phone, find_conversation
 from storage.repo.events import add_event
 from storage.repo.staff import add_audit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,4 +102,11 @@ def erase_person(
         report = ErasureReport(members=members, registrations=len(registrations), conversations=len(conv_ids))
         add_event(session, db, "data_erased", data=asdict(report), at=at)
         add_audit(session, actor=actor, action="erase", details=asdict(report))
+    log.info(
+        "erasure by %s: %d memberships, %d registrations, %d conversations",
+        actor,
+        report.members,
+        report.registrations,
+        report.conversations,
+    )
     return report
