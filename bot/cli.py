@@ -12,6 +12,7 @@ import click
 COMMAND_MODULES: list[str] = [
     "bot.commands",
     "bot.telegram_commands",
+    "bot.inbox_commands",
     "bot.admin_commands",
     "bot.broadcast_commands",
     "storage.commands",

@@ -2,8 +2,10 @@
 
 The web app mounts `router` (an APIRouter with only a lifespan): it runs inside the app's own lifespan,
 after the runtime is built, and puts `app.state.inbox` (for the webhooks: `await inbox.submit(msg)`) and
-`app.state.outbound` (the senders by channel) in place. `jamsosbot telegram-poll` uses `ChannelService`
-directly. Settings: INBOX_WORKERS workers per process, INBOX_LEASE_SECONDS the claim lease.
+`app.state.outbound` (the senders by channel) in place. `jamsosbot telegram-poll` and `jamsosbot
+inbox-worker` use `ChannelService` directly. Settings: INBOX_WORKERS workers per process (0 in the web
+processes = they only acknowledge, and `jamsosbot inbox-worker` processes answer: the lowest ack latency),
+INBOX_LEASE_SECONDS the claim lease.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class ChannelService:
         """Build the inbox (Redis when REDIS_URL is set, keys under REDIS_PREFIX), the senders of the
         configured channels and the workers, and start the workers. `runtime` is bot.runtime.Runtime
         (its dispatcher, db, clock); `outbound` replaces the senders built from the settings."""
+        policy = policy or WorkerPolicy(workers=settings.inbox_workers)
+        if policy.workers == 0 and not settings.redis_url:
+            raise ValueError("INBOX_WORKERS=0 needs REDIS_URL (and `jamsosbot inbox-worker` processes)")
         sealer = getattr(runtime.dispatcher, "sealer", None)
         inbox = make_inbox(
             settings, sealer=sealer, lease_seconds=settings.inbox_lease_seconds, prefix=settings.redis_prefix
@@ -75,7 +80,7 @@ class ChannelService:
             outbound,
             runtime.dispatcher.handle,
             on_unreachable=on_unreachable,
-            policy=policy or WorkerPolicy(workers=settings.inbox_workers),
+            policy=policy,
         )
         workers.start()
         log.info("inbox: %s with %d workers", type(inbox).__name__, workers.policy.workers)

@@ -120,7 +120,8 @@ class InboxWorkers:
                         break
                     claim = await self.process(claim)
             finally:
-                self._busy.discard(task)  # type: ignore[arg-type]
+                if task is not None:
+                    self._busy.discard(task)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

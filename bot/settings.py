@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///jamsosbot.db", alias="DATABASE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     redis_prefix: str = Field("jb:", alias="REDIS_PREFIX", min_length=1)  # one Redis, several deployments
-    inbox_workers: int = Field(4, alias="INBOX_WORKERS", ge=1)  # chats answered at once per process
+    inbox_workers: int = Field(4, alias="INBOX_WORKERS", ge=0)  # chats answered at once per process
     inbox_lease_seconds: float = Field(30.0, alias="INBOX_LEASE_SECONDS", gt=0)  # a claimed chat's lease
     data_key: SecretStr | None = Field(None, alias="DATA_KEY")
     data_key_file: Path = Field(Path(".jamsosbot/data.key"), alias="DATA_KEY_FILE")
