@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from flows import intents, pricing
+from flows.choices import choose
 from flows.turn import Turn
 
 NAME = "calculator"
@@ -18,7 +19,10 @@ TEXTS = (
     "calculator.transport_note",
     "calculator.income_invalid",
     "calculator.income_unit",
+    "calculator.guess_button",
+    "calculator.job_line",
 )
+DATA = ("vocab.job_words", "occupations.occupations")
 PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
 
@@ -36,6 +40,11 @@ def on_message(t: Turn) -> bool:
     """The income answer; False when the message is something else (the engine handles it)."""
     msg = t.msg
     amount: Any = msg.value("amount")
+    guess = t.data.get("guess")
+    if msg.choice and msg.choice.isdigit():
+        amount = int(msg.choice)
+    elif guess and t.msg_is_yes:  # "Maksud Anda Rp2.000.000?" - "iya"
+        amount = int(guess)
     if amount is None and re.fullmatch(r"\s*\d+\s*", msg.text):
         amount = int(msg.text)
     if amount is None:
@@ -49,19 +58,26 @@ def on_message(t: Turn) -> bool:
 
 def answer(t: Turn, income: int) -> None:
     if income < 1000:
-        t.begin(NAME, "income")
-        t.say("calculator.income_unit", guess=t.rp(income * 1_000_000))
+        # "2" is most likely "2 juta": ask, with the guess one tap (or one "ya") away.
+        guess = income * 1_000_000
+        t.begin(NAME, "income", {"guess": guess})
+        button = t.button("calculator.guess_button", choose(str(guess)), amount=t.rp(guess))
+        t.say("calculator.income_unit", (button,), guess=t.rp(guess))
         return
     t.end()
     base = max(income, t.table.minimum_base)
-    occupations = [str(o) for o in t.msg.values("occupation")] or list(t.known.get("occupations") or [])
-    sector = t.table.sector_of(occupations) if occupations else None
-    values: dict[str, Any] = {"income": t.rp(base), "month": t.month_year(pricing.first_month(t))}
+    occupations, sector, job = _whose(t)
+    values: dict[str, Any] = {
+        "income": t.rp(base),
+        "month": t.month_year(pricing.first_month(t)),
+        "job": t.text("calculator.job_line", job=job) if job else "",
+    }
     longest = {
         name: pricing.totals(t, base, programs, occupations, max(PERIODS))
         for name, programs in PACKAGES.items()
     }
     for name, year in longest.items():
+        values[f"{name}_then"] = pricing.then(t, year)
         for months in PERIODS:  # each period is the first months of the longest one, month by month
             total = sum(b.total for b in year.months[:months])
             values[name if months == 1 else f"{name}{months}"] = t.rp(total)
@@ -72,12 +88,48 @@ def answer(t: Turn, income: int) -> None:
     t.say("calculator.result", **values)
 
 
+def _whose(t: Turn) -> tuple[list[str], str | None, str]:
+    """The occupations the figures are for, their discount sector (None: unknown, show both) and the job
+    named back to the user. An occupation in this message wins; a job word the list cannot pin down
+    ("pedagang", "driver") still tells the sector, and keeps an occupation said earlier from being used for
+    somebody else's job; otherwise an occupation said earlier in the chat."""
+    occupations = [str(o) for o in t.msg.values("occupation") if str(o) in t.table.sectors]
+    if not occupations:
+        words = set(t.msg.norm.split())
+        named = {
+            str(sector) for sector, jobs in t.content.data("vocab.job_words").items() if words & set(jobs)
+        }
+        if len(named) == 1:
+            sector = named.pop()
+            return [_example(t, sector)], sector, ""
+        if named:
+            return [], None, ""
+        occupations = [str(o) for o in t.known.get("occupations") or [] if str(o) in t.table.sectors]
+    if not occupations:
+        return [], None, ""
+    titles = {str(o["value"]): str(o["title"]) for o in t.content.data("occupations.occupations")}
+    return occupations, t.table.sector_of(occupations), ", ".join(titles.get(o, o) for o in occupations)
+
+
+def _example(t: Turn, sector: str) -> str:
+    """An occupation of `sector`: the amounts depend on the sector only."""
+    return next(value for value, s in t.table.sectors.items() if s == sector)
+
+
 def _transport_note(t: Turn, base: int) -> str:
     """Without a known occupation the figures are for most jobs; say what transport workers pay when their
-    discount makes it different this month."""
-    example = next(value for value, sector in t.table.sectors.items() if sector == "transport")
-    transport = pricing.totals(t, base, PACKAGES["basic"], [example], 1).months[0]
-    other = pricing.totals(t, base, PACKAGES["basic"], [], 1).months[0]
-    if transport.total == other.total:
+    longer discount makes their next 12 months different (their first month may well be the same)."""
+    months = max(PERIODS)
+    transport = pricing.totals(t, base, PACKAGES["basic"], [_example(t, "transport")], months)
+    other = pricing.totals(t, base, PACKAGES["basic"], [], months)
+    if [b.total for b in transport.months] == [b.total for b in other.months]:
         return ""
-    return t.text("calculator.transport_note", amount=t.rp(transport.total))
+    used = next(b.discount_id for b in transport.months if b.discount_id)
+    discount = next(d for d in t.table.discounts if d.id == used)
+    return t.text(
+        "calculator.transport_note",
+        since=t.month_year(discount.start),
+        until=t.month_year(discount.end),
+        amount=t.rp(transport.months[0].total),
+        year=t.rp(transport.total),
+    )

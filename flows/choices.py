@@ -10,6 +10,7 @@ exactly ("4 bulan" never becomes "6 bulan"), and an answer that fits two buttons
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
@@ -21,6 +22,11 @@ _SPLIT = re.compile(r"\s*(?:,|/|&|\+|\bdan\b|\bsama\b|\batau\b)\s*")
 MAX_CHOICE_WORDS = 5
 WORD_SIMILARITY = 0.8
 TITLE_SIMILARITY = 0.85
+
+
+def choose(value: str) -> str:
+    """The payload of a button that answers the question just asked: `/choose{"value": ...}`."""
+    return "/choose" + json.dumps({"value": value}, separators=(",", ":"), ensure_ascii=False)
 
 
 def normalize(text: str) -> str:

@@ -33,7 +33,10 @@ class TurnResult:
 class FlowServices(Protocol):
     """Backends the flows use. Calls are synchronous; the host runs the engine in a worker thread."""
 
-    membership: MembershipBackend
+    @property
+    def membership(self) -> MembershipBackend:
+        """The membership backend (read-only here, so a host may hold any implementation of it)."""
+        ...
 
     def incr(self, key: str, ttl_seconds: int) -> int:
         """Increment a shared counter that expires `ttl_seconds` after its first increment."""

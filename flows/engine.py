@@ -81,6 +81,8 @@ BUTTONS = ("resume",)
 ESCAPES = {"stop": "unsubscribe", "cancel": "cancel", "menu": "menu", "help": "help", "restart": "restart"}
 FLOWS = {registration.NAME: registration, status.NAME: status, calculator.NAME: calculator}
 PENDING = {"resume": registration.on_resume_answer, "erase": privacy.on_answer}
+# Messages that ask for nothing in particular (answered with the menu, or a resume offer when one is due).
+SMALL_TALK = frozenset({"greet", "start", "affirm", "deny", "thanks", "out_of_scope"})
 
 
 class Engine:
@@ -183,21 +185,20 @@ class Engine:
         if msg.norm in t.content.words("vocab.erase") or msg.is_intent("delete_my_data"):
             privacy.start(t)  # asked again while its question is open: that is a yes
             return False
-        kind = next(
-            (
-                k
-                for k, intent in ESCAPES.items()
-                if msg.norm in t.content.words(f"vocab.{k}") or msg.is_intent(intent)
-            ),
-            None,
-        )
+        # The exact words first, then the NLU: "ulang" is restart even when the model reads it as cancel
+        # (which would throw the whole draft away).
+        kind = next((k for k in ESCAPES if msg.norm in t.content.words(f"vocab.{k}")), None)
+        kind = kind or next((k for k, intent in ESCAPES.items() if msg.is_intent(intent)), None)
         if kind is None:
             return None
+        open_question = t.pending
         t.set_pending(None)  # an escape closes any open yes/no question
         if kind == "stop":
             subscription.opt_out(t)
             return in_form
-        if kind == "cancel":
+        if kind == "cancel" and open_question == "erase":
+            privacy.keep(t)  # "gak jadi" to "hapus data?" is a no, not a cancel of something else
+        elif kind == "cancel":
             self._cancel(t)
         elif kind == "menu":
             if in_form:
@@ -238,6 +239,18 @@ class Engine:
     def _dispatch(self, t: Turn, clarified: bool, just_submitted: bool) -> None:
         msg = t.msg
         intent = msg.intent
+        if fallback.only_identifier(t):
+            # A bare NIK or KPJ says nothing about what it is for; the model's guess ("register") is no
+            # reason to start a form with it. Ask, carrying the number along.
+            fallback.by_entities(t)
+            return
+        returning = t.parked is not None and t.parked.get("offer") == "returning"
+        if returning and (not msg.confident or intent in SMALL_TALK):
+            # Back after a pause: the one thing to ask is whether to go on with the unfinished form
+            # (asked by _close); a greeting gets a short welcome back, not a second question.
+            if intent in ("greet", "start"):
+                menu.welcome_back(t)
+            return
         if not msg.confident:
             if not fallback.by_entities(t):
                 fallback.clarify(t, clarified)

@@ -4,6 +4,7 @@ next message is still unclear, and a polite answer with the menu for anything ou
 from __future__ import annotations
 
 import json
+import re
 
 from flows import calculator
 from flows.intents import SUGGESTIBLE
@@ -40,6 +41,14 @@ def clarify(t: Turn, again: bool) -> None:
 def out_of_scope(t: Turn) -> None:
     t.emit("fallback", reason="out_of_scope", intent=t.msg.intent, confidence=round(t.msg.confidence, 3))
     t.say("fallback.out_of_scope", "menu")
+
+
+def only_identifier(t: Turn) -> bool:
+    """True when the message is a NIK or KPJ and nothing else (digits, spaces, dots, dashes)."""
+    msg = t.msg
+    if msg.payload is not None or not (msg.value("nik") or msg.value("kpj")):
+        return False
+    return not re.sub(r"[\d\s.\-]", "", msg.text)
 
 
 def by_entities(t: Turn) -> bool:

@@ -22,7 +22,9 @@ TEXTS = (
     "pricing.discount_included",
     "pricing.discount_partial",
     "pricing.bracket",
+    "pricing.then",
 )
+HORIZON = 12  # months ahead in which a change of the monthly amount is announced
 DATA = ("labels.sectors",)
 
 
@@ -60,6 +62,17 @@ def discount_note(t: Turn, period: PeriodTotal) -> str:
         percent=_pct(discount),
         who=_who(t, discount),
     )
+
+
+def then(t: Turn, run: PeriodTotal) -> str:
+    """When the monthly amount changes within `run` (a discount starts or ends), the month it changes and
+    the new amount ("mulai April 2027: Rp26.800/bulan"); "" when it stays the same. Shown under the first
+    month's figure, so nobody reads a discounted month as the price of every month."""
+    first = run.months[0].total
+    changed = next((b for b in run.months[1:] if b.total != first), None)
+    if changed is None:
+        return ""
+    return t.text("pricing.then", month=t.month_year(changed.month), amount=t.rp(changed.total))
 
 
 def first_month(t: Turn) -> date:

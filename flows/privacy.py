@@ -24,9 +24,14 @@ def on_answer(t: Turn) -> bool:
         _erase(t)
         return True
     if t.msg_is_no:
-        t.say("privacy.kept", "menu")
+        keep(t)
         return True
     return False
+
+
+def keep(t: Turn) -> None:
+    """The person decided not to erase: say so (the question is closed by the caller)."""
+    t.say("privacy.kept", "menu")
 
 
 def _erase(t: Turn) -> None:

@@ -8,13 +8,13 @@ asked mid-form: flows.registration decides).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flows import choices, validators
+from flows.choices import choose
 from flows.contribution import first_contribution_month, monthly_contribution
 from flows.masking import mask_phone
 from flows.message import Msg, parse_payload
@@ -41,10 +41,6 @@ class Slot:
 
 def occupation_list(t: Turn) -> list[dict[str, str]]:
     return [dict(o) for o in t.content.data("occupations.occupations")]
-
-
-def choose(value: str) -> str:
-    return "/choose" + json.dumps({"value": value}, separators=(",", ":"), ensure_ascii=False)
 
 
 # ---- extractors ------------------------------------------------------------------------------------------

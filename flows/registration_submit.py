@@ -46,10 +46,16 @@ def question_values(t: Turn, step: str) -> dict[str, Any]:
         return {}
     amounts = package_amounts(t)
     occupations = t.data.get("occupations") or ()
+    ahead = {
+        name: pricing.totals(t, t.data["income"], programs, occupations, pricing.HORIZON)
+        for name, programs in PACKAGES.items()
+    }
     return {
         "income": t.rp(t.data["income"]),
         "basic": t.rp(amounts["jkk_jkm"]),
+        "basic_then": pricing.then(t, ahead["jkk_jkm"]),
         "full": t.rp(amounts["jkk_jkm_jht"]),
+        "full_then": pricing.then(t, ahead["jkk_jkm_jht"]),
         "discount": pricing.discount_running(t, pricing.first_month(t), t.table.sector_of(occupations)),
         "bracket": t.text("pricing.bracket"),
     }
@@ -76,6 +82,9 @@ def summary(t: Turn) -> None:
         income=t.rp(d["income"]),
         package=t.content.labels("labels.packages")[d["package"]],
         monthly=t.rp(period.months[0].total),
+        monthly_then=pricing.then(
+            t, pricing.totals(t, d["income"], PACKAGES[d["package"]], d["occupations"], pricing.HORIZON)
+        ),
         months=d["period"],
         total=t.rp(period.total),
         discount=pricing.discount_note(t, period),
@@ -185,7 +194,7 @@ def _receipt(t: Turn, receipt: RegistrationReceipt, application: BpuApplication)
         months=pay.months,
         due=t.long_date(pay.due_date),
         nik=mask_nik(pay.payment_code),
-        channels=", ".join(channels),
+        channels="\n".join(f"• {c}" for c in channels),  # one per line: a channel may hold commas itself
     )
 
 

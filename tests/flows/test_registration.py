@@ -120,8 +120,9 @@ def test_income_below_the_minimum_offers_the_minimum(chat: Chat) -> None:
     chat.say("800 ribu", entities=[("amount", 800_000)])
     assert "Rp1.000.000" in chat.text and chat.buttons == ["Pakai Rp1.000.000"]
     chat.say("1")
-    assert "Rp16.800" not in chat.text  # the ojol discount applies in November 2026
+    # the ojol discount applies from November 2026 to March 2027; the full price comes back in April
     assert "JKK + JKM: Rp8.400" in chat.text and "JKK + JKM + JHT: Rp28.400" in chat.text
+    assert "mulai April 2027: Rp16.800/bulan" in chat.text
 
 
 def fill_all_until_income(chat: Chat) -> None:

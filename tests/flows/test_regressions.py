@@ -1,0 +1,140 @@
+"""Bugs the golden conversations (tests/golden) revealed, pinned at the engine's unit level: each test
+fails on the code before its fix."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flows.engine import Engine
+from flows.fmt import WIB
+from tests.flows.fakes import Chat, FakeServices
+from tests.flows.test_registration import BORN, NIK, fill_all, fill_all_until_income, to_nik_step
+
+OJOL_2JT = [("amount", 2_000_000), ("occupation", "ojol")]
+
+
+def test_ulang_mid_form_restarts_even_when_the_model_reads_cancel(chat: Chat) -> None:
+    """The model classifies a bare "ulang" as cancel; the exact escape word must win, or the draft is lost."""
+    to_nik_step(chat)
+    chat.say("ulang", "cancel", 0.99)
+    assert "ulang dari awal" in chat.text and "dibatalkan" not in chat.text
+    assert chat.state["flow"] == "registration" and "consent_id" in chat.state["data"]
+    assert "registration.stopped" not in chat.event_types()
+
+
+def test_gak_jadi_to_the_erase_question_keeps_the_data(chat: Chat) -> None:
+    chat.say("hapus data sy", "delete_my_data")
+    chat.say("gak jadi", "cancel")
+    assert "tidak dihapus" in chat.text and "Tidak ada yang sedang berjalan" not in chat.text
+    assert "erase" not in chat.event_types() and chat.state.get("pending") is None
+
+
+def test_a_bare_nik_asks_what_it_is_for_instead_of_starting_a_registration(chat: Chat) -> None:
+    """The model's confident-looking guess for a bare number is "register": no form starts on it."""
+    chat.say(NIK, "register", 0.34, entities=[("nik", NIK)], low=False)
+    assert chat.text == "Nomor ini untuk apa?" and chat.buttons == ["Cek status", "Daftar BPU"]
+    assert chat.state.get("flow") is None and "registration.started" not in chat.event_types()
+    chat.say("1")
+    assert "Tanggal lahir" in chat.text and chat.state["flow"] == "status"
+
+
+def test_a_nik_inside_a_sentence_still_follows_the_intent(chat: Chat) -> None:
+    chat.say(f"mau daftar nik {NIK}", "register", entities=[("nik", NIK)])
+    assert "izin" in chat.text and chat.state["data"]["nik"] == NIK
+
+
+def test_yes_to_the_calculator_guess_computes_it(chat: Chat) -> None:
+    chat.say("hitung iuran", "ask_contribution")
+    chat.say("2", "out_of_scope", 0.2)
+    assert "Maksud Anda Rp2.000.000?" in chat.text and chat.buttons == ["Ya, Rp2.000.000"]
+    chat.say("iya", "affirm")
+    assert "Iuran untuk penghasilan Rp2.000.000" in chat.text
+
+
+def test_the_calculator_guess_button_by_number(chat: Chat) -> None:
+    chat.say("hitung iuran", "ask_contribution")
+    chat.say("3", "out_of_scope", 0.2)
+    chat.say("1")
+    assert "Iuran untuk penghasilan Rp3.000.000" in chat.text
+
+
+def test_payment_channels_are_listed_one_per_line(chat: Chat, services: FakeServices) -> None:
+    fill_all(chat)
+    chat.say("ya", "affirm")
+    assert "Bayar di:\n• Kantor Pos\n" in chat.text
+
+
+def test_the_calculator_says_when_the_monthly_amount_changes(services: FakeServices) -> None:
+    """Ojol, 2 juta, from February 2027: discounted in February and March, full price from April."""
+    chat = Chat(Engine(services), now=datetime(2027, 2, 10, 10, 0, tzinfo=WIB))
+    chat.say("iuran ojol 2jt brp", "ask_contribution", entities=OJOL_2JT)
+    assert "• JKK + JKM: Rp13.400/bulan\n  mulai April 2027: Rp26.800/bulan\n" in chat.text
+    assert "3 bulan Rp53.600" in chat.text and "12 bulan Rp294.800" in chat.text
+    assert "Pekerjaan: Ojol (ojek online)" in chat.text
+
+
+def test_no_change_line_when_the_amount_stays_the_same(services: FakeServices) -> None:
+    chat = Chat(Engine(services), now=datetime(2027, 5, 10, 10, 0, tzinfo=WIB))
+    chat.say("iuran ojol 2jt brp", "ask_contribution", entities=OJOL_2JT)
+    assert "mulai " not in chat.text.split("\n", 1)[1] and "Rp26.800/bulan" in chat.text
+
+
+def test_registration_summary_says_when_the_monthly_amount_changes(chat: Chat) -> None:
+    """Ojol from November 2026: discounted until March 2027, full price from April 2027."""
+    fill_all(chat, package="1", period="1")
+    assert "Iuran: Rp13.400/bulan\nmulai April 2027: Rp26.800/bulan\n" in chat.text
+
+
+def test_package_question_says_when_the_monthly_amount_changes(chat: Chat) -> None:
+    fill_all_until_income(chat)
+    chat.say("2 juta", entities=[("amount", 2_000_000)])
+    assert "• JKK + JKM: Rp13.400\n  mulai April 2027: Rp26.800/bulan" in chat.text
+
+
+def test_a_job_word_is_not_overridden_by_an_occupation_said_earlier(services: FakeServices) -> None:
+    """A pedagang in February 2026 gets no discount (others' discount starts in April), even after the
+    chat talked about an ojol before."""
+    chat = Chat(Engine(services), now=datetime(2026, 2, 10, 10, 0, tzinfo=WIB))
+    chat.say("iuran ojol 2jt", "ask_contribution", entities=[("amount", 2_000_000), ("occupation", "ojol")])
+    assert "JKK + JKM: Rp13.400/bulan" in chat.text
+    chat.say("kalo sy pedagang gaji 2 juta brp", "ask_contribution", entities=[("amount", 2_000_000)])
+    assert "JKK + JKM: Rp26.800/bulan\n  mulai April 2026: Rp13.400/bulan" in chat.text
+    assert "Khusus ojol" not in chat.text and "Pekerjaan:" not in chat.text
+
+
+def test_a_transport_job_word_gets_the_transport_figures(services: FakeServices) -> None:
+    chat = Chat(Engine(services), now=datetime(2026, 2, 10, 10, 0, tzinfo=WIB))
+    chat.say("sy driver, iuran 2jt brp", "ask_contribution", entities=[("amount", 2_000_000)])
+    assert "JKK + JKM: Rp13.400/bulan" in chat.text and "Khusus ojol" not in chat.text
+
+
+def test_back_after_a_pause_a_greeting_gets_one_question(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.now += timedelta(hours=2)
+    chat.say("halo", "greet")
+    assert chat.text == "Halo lagi! 👋\nPendaftaran Anda sebelumnya belum selesai. Mau dilanjutkan?"
+    assert chat.buttons == ["Lanjutkan", "Mulai dari awal", "Nanti saja"]
+    chat.say("1")
+    assert "Nomor HP" in chat.text
+
+
+def test_back_after_a_pause_small_talk_gets_only_the_resume_question(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.now += timedelta(hours=2)
+    chat.say("eh", "affirm", 0.6)
+    assert chat.text == "Pendaftaran Anda sebelumnya belum selesai. Mau dilanjutkan?"
+    assert "Siap" not in chat.text
+
+
+def test_the_transport_price_is_mentioned_when_only_later_months_differ(services: FakeServices) -> None:
+    """December 2026: both discounts run, so the first month is the same; from January 2027 only transport
+    workers keep theirs (until March 2027). 12 months for them: 4 x 8.400 + 8 x 16.800 = 168.000."""
+    chat = Chat(Engine(services), now=datetime(2026, 11, 21, 10, 0, tzinfo=WIB))
+    chat.say("iuran 1 juta", "ask_contribution", entities=[("amount", 1_000_000)])
+    assert "12 bulan Rp193.200" in chat.text  # the others: 8.400 + 11 x 16.800
+    assert (
+        "Khusus ojol, ojek pangkalan, sopir, dan kurir (diskon Januari 2026 sampai Maret 2027)" in chat.text
+    )
+    assert "JKK + JKM Rp8.400/bulan, 12 bulan Rp168.000." in chat.text
