@@ -29,9 +29,9 @@ def page_routers() -> list[APIRouter]:
 
 def mount(app: FastAPI, settings: Settings) -> None:
     """Add the console pages, their static files, the API sub-application and the security headers."""
-    from bot.admin import api, broadcasting
-    from bot.admin.auth import Forbidden, LoginRequired
-    from bot.admin.context import AdminContext
+    from bot.admin import api
+    from bot.admin.auth import Forbidden, LoginRequired, session_user
+    from bot.admin.context import AdminContext, lifespan_router
     from bot.admin.headers import AdminHeaders
     from bot.admin.templating import make_templates
     from bot.admin.views import render
@@ -40,7 +40,8 @@ def mount(app: FastAPI, settings: Settings) -> None:
         templates=make_templates(),
         secure_cookies=(settings.public_url or "").lower().startswith("https://"),
     )
-    app.include_router(broadcasting.router)  # lifespan only: opens and closes the broadcast service
+    # lifespan only: the console's session store, the login limiter and the broadcast service
+    app.include_router(lifespan_router)
     for router in page_routers():
         app.include_router(router, include_in_schema=False)
     app.mount("/admin/static", StaticFiles(directory=STATIC), name="admin-static")
@@ -56,7 +57,12 @@ def mount(app: FastAPI, settings: Settings) -> None:
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Forbidden)
         return render(
-            request, "error.html", None, status_code=403, heading="Tidak bisa dilakukan", message=exc.message
+            request,
+            "error.html",
+            session_user(request),  # signed in, just not allowed: keep the menu
+            status_code=403,
+            heading="Tidak bisa dilakukan",
+            message=exc.message,
         )
 
     app.add_exception_handler(LoginRequired, login_required)

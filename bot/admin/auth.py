@@ -20,7 +20,7 @@ from fastapi import HTTPException, Request
 from starlette.datastructures import FormData
 
 from bot.admin import csrf
-from bot.admin.context import runtime_of
+from bot.admin.context import runtime_of, sessions_of
 from bot.admin.roles import Permission, StaffUser
 from bot.admin.sessions import COOKIE, ConsoleSession, load_session
 from bot.admin.staff import get_staff, staff_by_token
@@ -52,9 +52,9 @@ class PageAuth:
         return self.session.csrf
 
 
-def _session_user(request: Request) -> PageAuth | None:
+def session_user(request: Request) -> PageAuth | None:
     runtime = runtime_of(request)
-    session = load_session(runtime.store, request.cookies.get(COOKIE))
+    session = load_session(sessions_of(request), request.cookies.get(COOKIE))
     if session is None:
         return None
     info = get_staff(runtime.db, session.staff_id)
@@ -74,7 +74,7 @@ def page_auth(permission: Permission = Permission.VIEW) -> Callable[[Request], A
     """Dependency for a page: the signed-in staff member with `permission`; POSTs must pass CSRF."""
 
     async def dependency(request: Request) -> PageAuth:
-        auth = _session_user(request)
+        auth = session_user(request)
         if auth is None:
             # a form posted after the session ended goes to the login page too (nothing is done)
             target = login_redirect_target(request) if request.method in SAFE_METHODS else "/admin/login"
@@ -124,7 +124,7 @@ def _api_user(request: Request) -> StaffUser:
         if info is None:
             raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
         return StaffUser(info.id, info.username, info.role, via="token")
-    auth = _session_user(request)
+    auth = session_user(request)
     if auth is None:
         raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
     if request.method not in SAFE_METHODS and not csrf.tokens_match(

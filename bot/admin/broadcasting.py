@@ -1,6 +1,6 @@
-"""The console's and the API's link to the broadcast service (bot.broadcast.service): opened once per web
-process in a lifespan, closed with it, and the translation of its errors for staff (Indonesian pages) and
-scripts (HTTP statuses).
+"""The console's and the API's link to the broadcast service (bot.broadcast.service, opened once per web
+process by the admin lifespan in bot.admin.context), and the translation of its errors for staff
+(Indonesian pages) and scripts (HTTP statuses).
 
 The service audits every campaign action itself (who, what, when, audience size), so the callers here pass
 `actor` and never write those audit entries twice.
@@ -9,13 +9,11 @@ The service audits every campaign action itself (who, what, when, audience size)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import HTTPException, Request
 
-from bot.admin.context import main_app
+from bot.admin.context import admin_of
 from bot.broadcast.model import (
     BroadcastError,
     CampaignInvalid,
@@ -28,28 +26,9 @@ from bot.broadcast.service import BroadcastService
 from bot.outbound import SendError
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    runtime = app.state.runtime  # built by the app's own lifespan, which runs around this one
-    service = await BroadcastService.open(
-        runtime.settings,
-        runtime.db,
-        # the senders the inbox lifespan built (test sends reuse them); the service builds its own if absent
-        outbound=getattr(app.state, "outbound", None),
-        clock=runtime.clock,
-    )
-    app.state.broadcast = service
-    try:
-        yield
-    finally:
-        await service.aclose()
-
-
-router = APIRouter(lifespan=_lifespan)
-
-
 def service_of(request: Request) -> BroadcastService:
-    service: BroadcastService = main_app(request).state.broadcast
+    service = admin_of(request).broadcast
+    assert service is not None, "the admin lifespan has not run"
     return service
 
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.admin import csrf
-from bot.admin.auth import PageAuth, _session_user, client_address, page_auth
-from bot.admin.context import admin_of, runtime_of
+from bot.admin.auth import PageAuth, client_address, page_auth, session_user
+from bot.admin.context import admin_of, limiter_of, runtime_of, sessions_of
 from bot.admin.sessions import COOKIE, MAX_SECONDS, end_session, start_session
 from bot.admin.staff import authenticate
 from bot.admin.views import redirect, render, safe_next
@@ -43,7 +43,7 @@ def _login_page(
 
 @router.get("/admin/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str | None = None) -> Response:
-    if _session_user(request) is not None:
+    if session_user(request) is not None:
         return redirect(safe_next(next))
     return _login_page(request, next_path=safe_next(next))
 
@@ -65,7 +65,7 @@ def login(
             error="Halaman masuk kedaluwarsa. Silakan coba lagi.",
         )
     runtime, ctx = runtime_of(request), admin_of(request)
-    limiter = ctx.login_limiter(runtime)
+    limiter = limiter_of(request)
     address, name = client_address(request), username.strip().lower()
     if not limiter.allowed(name, address):
         record_audit(runtime.db, actor=name or "-", action="login.limited")
@@ -85,8 +85,8 @@ def login(
     limiter.succeeded(name, address)
     record_audit(runtime.db, actor=info.username, action="login")
     # a fresh session id at every login: an id planted before login is never promoted (session fixation)
-    end_session(runtime.store, request.cookies.get(COOKIE))
-    session_id = start_session(runtime.store, info.id)
+    end_session(sessions_of(request), request.cookies.get(COOKIE))
+    session_id = start_session(sessions_of(request), info.id)
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -104,7 +104,7 @@ def login(
 @router.post("/admin/logout")
 def logout(request: Request, auth: Annotated[PageAuth, Depends(page_auth())]) -> Response:
     runtime = runtime_of(request)
-    end_session(runtime.store, request.cookies.get(COOKIE))
+    end_session(sessions_of(request), request.cookies.get(COOKIE))
     record_audit(runtime.db, actor=auth.user.username, action="logout")
     response = redirect("/admin/login", notice="keluar")
     response.delete_cookie(COOKIE, path="/admin")

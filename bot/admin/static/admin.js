@@ -162,7 +162,8 @@
         var pct = progress.querySelector("[data-percent]");
         if (pct) pct.textContent = (p.total ? Math.floor((100 * p.done) / p.total) : 0) + "%";
         if (p.status !== status) {
-          window.location.reload();  // buttons and results depend on the status
+          // buttons and results depend on the status; drop the one-off notice (?pesan=) on the way
+          window.location.replace(window.location.pathname);
           return;
         }
         if (p.status === "running" || p.status === "scheduled") setTimeout(poll, 1500);
