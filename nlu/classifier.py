@@ -26,7 +26,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -40,6 +40,7 @@ MODEL_VERSION = "3"
 
 Message = str | tuple[str, str]
 """A classifier input: (normalized text, raw text), or one string that serves as both."""
+Grams = list[list[list[str]]]  # [block][message] -> that message's n-grams for that block
 
 
 def _views(message: Message) -> tuple[str, str]:
@@ -132,16 +133,20 @@ class IntentClassifier:
         return analyzers
 
     @classmethod
-    def _fit_blocks(
-        cls, config: ClassifierConfig, views: Sequence[tuple[str, str]]
-    ) -> tuple[list[_Block], np.ndarray]:
+    def _grams(cls, config: ClassifierConfig, texts: Sequence[Message]) -> Grams:
+        views = [_views(t) for t in texts]
+        return [[analyzer(v[view]) for v in views] for analyzer, view, _ in cls._analyzers(config)]
+
+    @classmethod
+    def _fit_blocks(cls, config: ClassifierConfig, grams: Grams) -> tuple[list[_Block], np.ndarray]:
         blocks: list[_Block] = []
         idfs: list[np.ndarray] = []
-        offset, n = 0, len(views)
-        for analyzer, view, weight in cls._analyzers(config):
+        offset = 0
+        for (analyzer, view, weight), block_grams in zip(cls._analyzers(config), grams, strict=True):
             df: Counter[str] = Counter()
-            for texts in views:
-                df.update(set(analyzer(texts[view])))
+            for message_grams in block_grams:
+                df.update(set(message_grams))
+            n = len(block_grams)
             terms = sorted(df)  # sorted: the feature order must not depend on hash seeds
             blocks.append(_Block(analyzer, view, {t: offset + i for i, t in enumerate(terms)}, weight))
             idfs.append(np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms]))
@@ -153,12 +158,16 @@ class IntentClassifier:
         cls, texts: Sequence[Message], labels: Sequence[str], config: ClassifierConfig | None = None
     ) -> IntentClassifier:
         config = config or ClassifierConfig()
+        return cls._train(config, cls._grams(config, texts), labels)
+
+    @classmethod
+    def _train(cls, config: ClassifierConfig, grams: Grams, labels: Sequence[str]) -> IntentClassifier:
         names = sorted(set(labels))
         if len(names) < 2:
             raise ValueError(f"training needs at least two intents, got {names}")
-        blocks, idf = cls._fit_blocks(config, [_views(t) for t in texts])
+        blocks, idf = cls._fit_blocks(config, grams)
         model = cls(config, names, blocks, idf, np.zeros((0, len(names))), np.zeros(len(names)))
-        x = model.features(texts)
+        x = model._matrix(grams)
         y = np.array([names.index(label) for label in labels])
         from sklearn.exceptions import ConvergenceWarning
 
@@ -195,14 +204,30 @@ class IntentClassifier:
         return np.concatenate(indices), np.concatenate(values)
 
     def features(self, texts: Sequence[Message]) -> sp.csr_matrix:
-        """The sparse feature matrix of many messages (for training and evaluation)."""
+        """The sparse feature matrix of many messages (for training and evaluation); row i equals
+        what `_row` computes for message i."""
+        return self._matrix(self._grams(self.config, texts))
+
+    def _matrix(self, grams: Grams) -> sp.csr_matrix:
+        """`features` from n-grams already computed: each block's look-ups for all messages at once."""
         import scipy.sparse as sp  # here, not at the top: predicting one message needs no scipy
 
-        rows = [self._row(text) for text in texts]
-        indptr = np.cumsum([0] + [len(index) for index, _ in rows])
-        indices = np.concatenate([index for index, _ in rows]) if rows else np.zeros(0, dtype=np.intp)
-        data = np.concatenate([values for _, values in rows]) if rows else np.zeros(0)
-        return sp.csr_matrix((data, indices, indptr), shape=(len(texts), len(self._idf)))
+        n, width = len(grams[0]), len(self._idf)
+        total = sp.csr_matrix((n, width))
+        for block, block_grams in zip(self._blocks, grams, strict=True):
+            flat = list(chain.from_iterable(block_grams))
+            columns = np.fromiter(map(block.vocab.get, flat, repeat(-1)), dtype=np.intp, count=len(flat))
+            rows = np.repeat(np.arange(n), [len(g) for g in block_grams])
+            known = columns >= 0
+            # duplicates (an n-gram seen twice in a message) are summed: the matrix holds counts
+            counts = sp.csr_matrix(
+                (np.ones(int(known.sum())), (rows[known], columns[known])), shape=(n, width)
+            )
+            counts.data = (1.0 + np.log(counts.data)) * self._idf[counts.indices]
+            norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+            scale = np.divide(block.weight, norms, out=np.zeros_like(norms), where=norms > 0)
+            total = total + sp.diags(scale) @ counts
+        return sp.csr_matrix(total)
 
     def logits(self, text: Message) -> np.ndarray:
         index, values = self._row(text)
@@ -302,7 +327,13 @@ def train_calibrated(
     """
     from sklearn.model_selection import StratifiedKFold
 
-    model = IntentClassifier.train(texts, labels, config)
+    config = config or ClassifierConfig()
+    grams = IntentClassifier._grams(config, texts)  # once: every fold reuses them
+
+    def take(index: np.ndarray) -> Grams:
+        return [[block_grams[i] for i in index] for block_grams in grams]
+
+    model = IntentClassifier._train(config, grams, labels)
     folds = min(folds, *Counter(labels).values())
     if folds < 2:
         return model
@@ -310,7 +341,7 @@ def train_calibrated(
     oof = np.zeros((len(texts), len(model.labels)))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_idx, test_idx in splitter.split(np.zeros(len(texts)), targets):
-        fold = IntentClassifier.train([texts[i] for i in train_idx], [labels[i] for i in train_idx], config)
-        oof[test_idx] = fold.logits_many([texts[i] for i in test_idx])
+        fold = IntentClassifier._train(config, take(train_idx), [labels[i] for i in train_idx])
+        oof[test_idx] = np.asarray(fold._matrix(take(test_idx)) @ fold._weights) + fold._bias
     model.temperature = fit_temperature(oof, targets)
     return model

@@ -116,3 +116,9 @@ def test_save_and_load_give_the_same_predictions(tmp_path: Path) -> None:
     assert loaded.config == model.config
     assert np.array_equal(loaded.predict_many(probe), model.predict_many(probe))
     assert all(np.array_equal(loaded.predict(t), model.predict(t)) for t in probe)
+
+
+def test_batch_and_single_message_paths_agree() -> None:
+    model = train_calibrated(X, Y)
+    probe = [*X, ("iuran __amount__ brp", "iuran 2jt brp"), "kecelakaan kecelakaan kerja", "zzz", ""]
+    assert np.allclose(model.logits_many(probe), np.array([model.logits(t) for t in probe]), atol=1e-12)

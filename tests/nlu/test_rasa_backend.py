@@ -32,7 +32,7 @@ class FakeRasa(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeRasa.bodies.append({"path": self.path, **body})
         if FakeRasa.mode == "slow":
-            time.sleep(1.0)
+            time.sleep(0.5)
         if FakeRasa.mode == "error":
             self._send(500, b'{"error": "boom"}')
             return
@@ -155,7 +155,7 @@ def test_a_server_that_comes_back_is_used_again(rasa_url: str, builtin: BuiltinN
 
 def test_a_slow_server_times_out_and_falls_back(rasa_url: str, builtin: BuiltinNLU) -> None:
     FakeRasa.mode = "slow"
-    rasa = RasaHTTP(rasa_url, fallback=builtin, timeout=0.2)
+    rasa = RasaHTTP(rasa_url, fallback=builtin, timeout=0.1)
     parse = rasa.parse("iuran brp klo gaji 2jt")
     rasa.close()
     assert parse["intent"]["name"] == "ask_contribution"
