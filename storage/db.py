@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READ_ONLY = "jamsosbot_read_only"  # execution option of Database.reader connections
 
 
 def normalize_url(url: str) -> str:
@@ -48,10 +49,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN: a transaction that reads and then writes cannot then fail halfway with
-    # "database is locked" (SQLite does not wait on a lock upgrade), it waits at BEGIN instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn: Any) -> None:
+    # Writers take the write lock at BEGIN: a transaction that reads and then writes cannot then fail
+    # halfway with "database is locked" (SQLite does not wait on a lock upgrade), it waits at BEGIN instead.
+    # Readers (Database.reader) begin deferred, so look-ups never queue behind a writer (WAL).
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -65,7 +67,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is switched off so BEGIN IMMEDIATE above is the only BEGIN
         event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
         url,
@@ -96,6 +98,13 @@ class Database:
         """A session in one transaction: committed on normal exit, rolled back on an exception."""
         with self._sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A Core connection for read-only queries (on SQLite it does not take the write lock)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            yield conn
 
     def session(self) -> Session:
         """A plain session for callers that manage their own transactions."""

@@ -18,8 +18,9 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -45,10 +46,8 @@ from storage.repo.members import (
     best_member,
     effective_status,
     first_due_date,
-    member_by_kpj,
     members_by_nik,
     open_identity,
-    registration_numbers,
     seal_identity,
 )
 
@@ -64,6 +63,31 @@ PAYMENT_CHANNELS = (
     "Autodebet di aplikasi JMO",
 )
 _KPJ_ATTEMPTS = 8
+
+
+_LookupQuery = Select[bytes, str, list[str], list[str], date | None, date | None, date | None, str | None]
+
+
+def _lookup_query(index: Any) -> _LookupQuery:
+    # Core, built once: this runs on every status check (one round trip, the registration number joined)
+    return (
+        select(
+            Member.identity_enc,
+            Member.status,
+            Member.programs,
+            Member.occupations,
+            Member.protected_from,
+            Member.protected_until,
+            Member.next_due_date,
+            Registration.registration_number,
+        )
+        .outerjoin(Registration, Registration.id == Member.registration_id)
+        .where(index.in_(bindparam("indexes", expanding=True)))
+        .limit(20)
+    )
+
+
+_LOOKUP = {"nik": _lookup_query(Member.nik_bidx), "kpj": _lookup_query(Member.kpj_bidx)}
 
 
 class SqlMembershipBackend:
@@ -88,41 +112,35 @@ class SqlMembershipBackend:
         vault = self.db.vault
         today = self._today()
         wanted = birth_date.isoformat().encode()
-        with _available(), self.db.session() as session:
-            if nik is not None:
-                candidates = members_by_nik(session, vault, digits(nik))
-            else:
-                found = member_by_kpj(session, vault, digits(kpj or ""))
-                candidates = [found] if found else []
-            matching = []
-            for member in candidates:
-                identity = open_identity(vault, member.identity_enc)
-                if hmac.compare_digest(identity.birth_date.isoformat().encode(), wanted):
-                    matching.append((member, identity))
-            if not candidates:
-                dummy = open_identity(vault, self._dummy)
-                hmac.compare_digest(dummy.birth_date.isoformat().encode(), wanted)
-            chosen = best_member([m for m, _ in matching], today)
-            log.debug(
-                "member look-up by %s: %s", "nik" if nik is not None else "kpj", "found" if chosen else "none"
-            )
-            if chosen is None:
-                return None
-            identity = next(i for m, i in matching if m is chosen)
-            numbers = registration_numbers(
-                session, [chosen.registration_id] if chosen.registration_id else []
-            )
-            return MemberRecord(
-                kpj=identity.kpj,
-                full_name=identity.full_name,
-                status=_member_status(effective_status(chosen.status, chosen.protected_until, today)),
-                programs=_programs(chosen.programs),
-                protected_from=chosen.protected_from,
-                protected_until=chosen.protected_until,
-                next_due_date=chosen.next_due_date,
-                registration_number=numbers.get(chosen.registration_id or 0),
-                occupations=tuple(chosen.occupations or ()),
-            )
+        by, value = ("nik", nik) if nik is not None else ("kpj", kpj or "")
+        with _available(), self.db.reader() as conn:
+            candidates = conn.execute(_LOOKUP[by], {"indexes": vault.blind_indexes(by, digits(value))}).all()
+        matching = []
+        for row in candidates:
+            identity = open_identity(vault, row.identity_enc)
+            if hmac.compare_digest(identity.birth_date.isoformat().encode(), wanted):
+                matching.append((row, identity))
+        if not candidates:
+            dummy = open_identity(vault, self._dummy)
+            hmac.compare_digest(dummy.birth_date.isoformat().encode(), wanted)
+        chosen = best_member([row for row, _ in matching], today)
+        log.debug(
+            "member look-up by %s: %s", "nik" if nik is not None else "kpj", "found" if chosen else "none"
+        )
+        if chosen is None:
+            return None
+        identity = next(i for row, i in matching if row is chosen)
+        return MemberRecord(
+            kpj=identity.kpj,
+            full_name=identity.full_name,
+            status=_member_status(effective_status(chosen.status, chosen.protected_until, today)),
+            programs=_programs(chosen.programs),
+            protected_from=chosen.protected_from,
+            protected_until=chosen.protected_until,
+            next_due_date=chosen.next_due_date,
+            registration_number=chosen.registration_number,
+            occupations=tuple(chosen.occupations or ()),
+        )
 
     # -- register --------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -126,10 +127,23 @@ def protection_after_payment(
     return Protection(start, until, add_months(until.replace(day=DUE_DAY), 1))
 
 
-def best_member(members: Sequence[Member], today: date) -> Member | None:
+class HasProtection(Protocol):
+    """A Member, or a row of one with at least these columns."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def protected_until(self) -> date | None: ...
+
+
+Candidate = TypeVar("Candidate", bound=HasProtection)
+
+
+def best_member(members: Sequence[Candidate], today: date) -> Candidate | None:
     """The membership to show for a person: active first, then pending, then the latest protection."""
 
-    def rank(m: Member) -> tuple[int, int]:
+    def rank(m: Candidate) -> tuple[int, int]:
         until = m.protected_until.toordinal() if m.protected_until else 0
         return _STATUS_RANK.get(effective_status(m.status, m.protected_until, today), 9), -until
 
