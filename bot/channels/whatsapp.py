@@ -21,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -53,25 +56,49 @@ __all__ = ["STATUS_PATH", "WEBHOOK_PATH", "WhatsAppSender", "build_sender", "rou
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/twilio/webhook"
+REFRESH_EVERY_SECONDS = 300.0  # well inside the window's 10-minute safety margin
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
 class WindowRefresher:
     """Refreshes users' 24-hour windows off the request path (a database write must not delay Twilio's
-    200). Tasks are kept so they are not garbage-collected mid-way, and awaited briefly at shutdown."""
+    200), in one thread of its own so a slow database never takes threads the turns need.
 
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+    A user is refreshed at most once per `every` seconds per process: the stored time is then at most that
+    much older than the user's last message, so the window can only look like it closes early (and a
+    template is sent, which is always allowed), never late. Tasks are kept so they are not garbage-collected
+    mid-way, and awaited briefly at shutdown."""
 
-    def refresh(self, db: Database, phone: str, at: datetime) -> None:
-        task = asyncio.create_task(asyncio.to_thread(record_inbound_message, db, phone, at))
+    def __init__(self, *, every: float = REFRESH_EVERY_SECONDS, remember: int = 50_000) -> None:
+        self.every = every
+        self.remember = remember
+        self._last: OrderedDict[str, float] = OrderedDict()  # phone -> monotonic time of its last refresh
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wa-window")
+
+    def refresh(self, db: Database, phone: str, at: datetime) -> bool:
+        """Schedule the refresh; False when this user was refreshed moments ago (nothing scheduled)."""
+        now = time.monotonic()
+        last = self._last.get(phone)
+        if last is not None and now - last < self.every:
+            return False
+        self._last[phone] = now
+        self._last.move_to_end(phone)
+        while len(self._last) > self.remember:
+            self._last.popitem(last=False)
+        task = asyncio.get_running_loop().run_in_executor(self._pool, record_inbound_message, db, phone, at)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
 
     async def drain(self, timeout: float = 5.0) -> None:
         if self._tasks:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*self._tasks, return_exceptions=True), timeout)
+
+    async def aclose(self) -> None:
+        await self.drain()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 @asynccontextmanager
@@ -81,7 +108,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await refresher.drain()
+        await refresher.aclose()
 
 
 router = APIRouter(lifespan=_lifespan)

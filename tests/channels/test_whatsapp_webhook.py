@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.channels.whatsapp import WindowRefresher
 from bot.inbox import MemoryInbox
 from bot.inbox_workers import KIND_NON_TEXT
 from storage.db import Database
@@ -58,7 +59,7 @@ async def _serve(db: Database, inbox: MemoryInbox, **settings: object) -> AsyncI
         yield http
     refresher = getattr(app.state, "whatsapp_windows", None)
     if refresher is not None:
-        await refresher.drain()
+        await refresher.aclose()
 
 
 @pytest.fixture
@@ -283,6 +284,18 @@ async def test_an_inbound_message_refreshes_a_subscribers_window(db: Database, i
         assert (await post_signed(http, WEBHOOK, inbound_form(PHONE, "menu"))).status_code == 200
     subscriber = get_subscriber(db, channel="whatsapp", chat_id=PHONE)
     assert subscriber is not None and subscriber.last_inbound_at == NOW
+
+
+async def test_a_busy_user_refreshes_the_window_once_per_interval(db: Database) -> None:
+    refresher = WindowRefresher(every=300.0)
+    try:
+        assert refresher.refresh(db, PHONE, NOW)
+        assert not refresher.refresh(db, PHONE, NOW)  # moments later: already fresh
+        assert refresher.refresh(db, "+6281298765432", NOW)  # another user
+        refresher.every = 0.0
+        assert refresher.refresh(db, PHONE, NOW)  # after the interval
+    finally:
+        await refresher.aclose()
 
 
 async def test_the_phone_number_is_never_logged(
