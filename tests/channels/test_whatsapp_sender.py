@@ -299,3 +299,19 @@ async def test_build_sender_follows_the_settings(api: FakeTwilioAPI, tmp_path: P
     quick.write_text("register: not-a-sid\n", encoding="utf-8")
     with pytest.raises(ValueError):
         await build_sender(whatsapp_settings(api, twilio_quick_replies=quick), object())
+
+
+def test_the_fake_api_lists_and_fetches_sent_messages_like_twilio(api: FakeTwilioAPI) -> None:
+    """What a delivery check reads back through the SDK (list by recipient, newest first; fetch by sid)."""
+    from twilio.rest import Client
+
+    client = Client(ACCOUNT_SID, AUTH_TOKEN, environment={})
+    client.api.base_url = api.base_url
+    messages = client.api.v2010.account.messages
+    first = messages.create(to=TO, from_=BOT_NUMBER, body="satu")
+    second = messages.create(to=TO, from_=BOT_NUMBER, body="dua")
+    messages.create(to="whatsapp:+6281298765432", from_=BOT_NUMBER, body="orang lain")
+    listed = messages.list(to=TO, from_=BOT_NUMBER, limit=20)
+    assert [m.sid for m in listed] == [second.sid, first.sid]
+    assert listed[0].body == "dua" and listed[0].date_created is not None
+    assert messages(first.sid).fetch().body == "satu"

@@ -1,8 +1,9 @@
 """A local HTTP server that speaks the Twilio Messages API, and factories for Twilio's webhook requests.
 
 The server answers `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form-encoded, HTTP Basic auth
-with the Account SID and Auth Token) and `GET .../Messages/{Sid}.json` the way api.twilio.com does: a 201
-with the Message resource, or an error body `{"code", "message", "more_info", "status"}`. It validates what
+with the Account SID and Auth Token), `GET .../Messages/{Sid}.json` and `GET .../Messages.json?To=&From=`
+(one page, newest first) the way api.twilio.com does: a 201 with the Message resource, or an error body
+`{"code", "message", "more_info", "status"}`. It validates what
 Twilio validates for a WhatsApp send (a `To` address, a sender, a body or content, the 1600-character
 limit) and records every request so a test can read what the bot sent. Failures are scripted:
 
@@ -195,6 +196,8 @@ class FakeTwilioAPI:
             with self._lock:
                 found = self._state.messages.get(match["sid"])
             return (200, dict(found)) if found else (404, _error(20404, 404))
+        if method == "GET":
+            return 200, self._list(path, dict(parse_qsl(path.partition("?")[2])))
         if method != "POST" or match["sid"]:
             return 405, _error(None, 405, "Method not allowed")
         failure = self._take_failure(str(params.get("To", "")))
@@ -207,6 +210,28 @@ class FakeTwilioAPI:
             if params["To"] in self._state.unsubscribed:
                 return 400, _error(21610, 400)
         return 201, self._create(params)
+
+    def _list(self, path: str, query: dict[str, str]) -> dict[str, Any]:
+        """A page of messages, newest first, filtered by To and From as Twilio does (one page only)."""
+        with self._lock:
+            messages = list(reversed(self._state.messages.values()))
+        if "To" in query:
+            messages = [m for m in messages if m["to"] == query["To"]]
+        if "From" in query:
+            messages = [m for m in messages if m["from"] == query["From"]]
+        size = int(query.get("PageSize", "50"))
+        uri = path.partition("?")[0]
+        return {
+            "messages": [dict(m) for m in messages[:size]],
+            "end": min(size, len(messages)) - 1,
+            "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": f"{uri}?PageSize={size}&Page=0",
+        }
 
     def _authorized(self, header: str | None) -> bool:
         scheme, _, encoded = (header or "").partition(" ")
