@@ -161,3 +161,32 @@ def test_worker_processes_give_the_same_result(sqlite_db: Database, tmp_path: Pa
     assert [(r["row"], r["column"], r["value"]) for r in rows_of(report.errors_path)] == [
         ("6", "nik", "1234*")
     ]
+
+
+@pytest.mark.postgres
+def test_postgres_writer_falls_back_to_upsert_on_a_collision(pg_db: Database) -> None:
+    from psycopg.errors import UniqueViolation
+
+    from storage.ops.import_members import _start_run
+    from storage.ops.member_rows import check_row, seal_row
+    from storage.ops.member_writers import PostgresCopyWriter
+
+    rows = [check_row(r, today=TODAY)[0] for r in fake_members(3, seed=11, today=TODAY)]
+    sealed = [(n, seal_row(pg_db.vault, row)) for n, row in enumerate(rows, 2) if row is not None]
+    other = PostgresCopyWriter(pg_db, _start_run(pg_db, "another process"))
+    other.write(sealed[:1])
+    other.close()
+    writer = PostgresCopyWriter(pg_db, _start_run(pg_db, "this run"))
+    calls: list[bool] = []
+    original = writer._write
+
+    def collide_once(batch, *, direct):  # type: ignore[no-untyped-def]
+        calls.append(direct)
+        if direct:  # what a direct COPY raises when another process stored a KPJ after our check
+            raise UniqueViolation("duplicate key value violates unique constraint")
+        return original(batch, direct=direct)
+
+    writer._write = collide_once  # type: ignore[method-assign]
+    assert writer.write(sealed) == []
+    writer.close()
+    assert calls == [True, False] and member_count(pg_db) == 3  # the stored KPJ updated, not duplicated
