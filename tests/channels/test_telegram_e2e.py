@@ -24,7 +24,7 @@ from bot.channels.telegram_poll import TelegramPoller
 from bot.channels.telegram_sender import make_bot
 from bot.inbox_service import ChannelService
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from bot.texts import text
 from storage.crypto import generate_key
 from storage.models import Event, Registration
@@ -40,16 +40,16 @@ BIRTH = "05-06-1990"
 
 
 def bot_settings(tmp_path: Path, api: FakeTelegramAPI, redis_url: str | None, prefix: str) -> Settings:
-    return Settings(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        DATA_KEY=generate_key(),
-        TELEGRAM_BOT_TOKEN=api.token,
-        TELEGRAM_API_URL=api.base_url,
-        TELEGRAM_WEBHOOK_SECRET=SECRET,
-        REDIS_URL=redis_url,
-        REDIS_PREFIX=prefix,
-        INBOX_WORKERS=3,
-        INBOX_LEASE_SECONDS=10,
+    return load_settings(
+        database_url=f"sqlite:///{tmp_path / 'bot.db'}",
+        data_key=generate_key(),
+        telegram_bot_token=api.token,
+        telegram_api_url=api.base_url,
+        telegram_webhook_secret=SECRET,
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        inbox_workers=3,
+        inbox_lease_seconds=10,
     )
 
 
@@ -154,7 +154,8 @@ class Webhook:
 
     @property
     def runtime(self) -> Runtime:
-        return self.app.state.runtime  # type: ignore[no-any-return]
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
