@@ -110,3 +110,16 @@ def test_telegram_poll_answers_and_stops_cleanly(telegram_api: FakeTelegramAPI, 
 @pytest.fixture(autouse=True)
 def _no_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env, no jamsosbot.db in the checkout
+
+
+def test_inbox_worker_needs_the_shared_inbox() -> None:
+    result = CliRunner().invoke(cli, ["inbox-worker"], env={"REDIS_URL": ""})
+    assert result.exit_code != 0 and "REDIS_URL" in result.output
+
+
+async def test_web_processes_may_only_acknowledge_when_the_inbox_is_shared() -> None:
+    from bot.inbox_service import ChannelService
+    from bot.settings import load_settings
+
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        await ChannelService.start(load_settings(inbox_workers=0), runtime=None)
