@@ -28,7 +28,7 @@ from bot.clock import now_wib
 from bot.settings import Settings
 from storage.crypto import generate_key
 from storage.repo import events, subscribers
-from tests.admin.conftest import PASSWORD
+from tests.admin.conftest import PASSWORD, admin_settings
 from tests.admin.live import serve_app
 from tests.admin.realdeps import REDIS_URL, postgres_database, redis_prefix
 from tests.fakes.telegram_api import FakeTelegramAPI
@@ -174,15 +174,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory, nlu_cache: Path) -> Iterator
             "BROADCAST_TEND_SECONDS": "1",
         }.items():
             patch.setenv(name, value)
-        settings = Settings(  # type: ignore[call-arg]
+        settings = admin_settings(
+            tmp,
+            nlu_cache,
             DATABASE_URL=pg_url,
             REDIS_URL=REDIS_URL,
             REDIS_PREFIX=prefix,
             DATA_KEY=generate_key(),
             TELEGRAM_BOT_TOKEN=telegram.token,
             TELEGRAM_API_URL=telegram.base_url,
-            NLU_CACHE_DIR=nlu_cache,
-            TWILIO_ACCOUNT_SID=None,
         )
         bogor, opted_out, blocked, bandung = _seed(settings, telegram)
         env = {
