@@ -59,6 +59,8 @@ class BpuApplication:
     consent_id: str  # reference of the recorded consent
     address: str | None = None
     postal_code: str | None = None
+    branch_office: str | None = None  # the BPJS branch the member chose (domain.md §5.1), when asked
+    email: str | None = None
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,11 @@ class Registration(Base):
     address_enc: Mapped[bytes | None]
     monthly_income_enc: Mapped[bytes | None]
     kpj_enc: Mapped[bytes | None]
+    email_enc: Mapped[bytes | None]
     # not personal on their own
     city: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(10))
+    branch_office: Mapped[str | None] = mapped_column(String(100))
     occupations: Mapped[list[str]] = mapped_column(JSON)
     programs: Mapped[list[str]] = mapped_column(JSON)
     payment_months: Mapped[int]

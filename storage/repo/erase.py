@@ -87,7 +87,7 @@ def erase_person(
 
         for r in registrations:
             r.nik_enc = r.nik_bidx = r.full_name_enc = r.birth_date_enc = None
-            r.phone_enc = r.phone_bidx = r.address_enc = r.monthly_income_enc = r.kpj_enc = None
+            r.phone_enc = r.phone_bidx = r.address_enc = r.monthly_income_enc = r.kpj_enc = r.email_enc = None
             r.city = r.postal_code = None
             r.erased_at = at
 

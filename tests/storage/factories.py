@@ -35,5 +35,7 @@ def application(**overrides: Any) -> BpuApplication:
         consent_id="c-test-1",
         address="Jl. Melati Gang Kenanga No. 17, Cibinong",
         postal_code="16911",
+        branch_office="Cibinong",
+        email="siti.rahma@example.com",
     )
     return replace(base, **overrides)

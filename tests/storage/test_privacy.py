@@ -42,6 +42,7 @@ SECRETS = [
     BUDI_BIRTH.isoformat(),
     "Jl. Cempaka Putih Raya",
     "81299887766",
+    "siti.rahma@example.com",
 ]
 
 

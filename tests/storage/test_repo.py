@@ -129,7 +129,8 @@ def test_erase_from_the_chat_reaches_the_registration_and_member(storage_db: Dat
     assert load_draft(storage_db, channel="telegram", chat_id="42") is None
     with storage_db.session() as s:
         reg = s.scalars(select(Registration)).one()
-        assert reg.nik_enc is None and reg.full_name_enc is None and reg.erased_at is not None
+        assert reg.nik_enc is None and reg.full_name_enc is None and reg.email_enc is None
+        assert reg.erased_at is not None and reg.registration_number == receipt.registration_number
         consent = s.scalars(select(Consent)).one()
         assert consent.conversation_id is None and consent.withdrawn_at is not None
         assert s.scalar(select(func.count()).select_from(Member)) == 0
@@ -147,3 +148,31 @@ def test_erase_by_nik_and_nothing_found(storage_db: Database) -> None:
     assert (report.members, report.registrations) == (1, 1)
     with pytest.raises(ValueError):
         erase_person(storage_db)
+
+
+def test_export_registrations_decrypts_into_an_owner_only_file(storage_db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import stat
+
+    from storage.ops.export import export_registrations
+
+    receipt = SqlMembershipBackend(storage_db).register(application(), idempotency_key="k")
+    path = tmp_path / "out.csv"
+    path.write_text("old")
+    path.chmod(0o644)
+    assert export_registrations(storage_db, path, state="awaiting_payment") == 1
+    assert export_registrations(storage_db, tmp_path / "none.csv", state="active") == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with path.open() as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["registration_number"] == receipt.registration_number and row["kpj"] == receipt.kpj
+    assert (row["nik"], row["birth_date"], row["email"]) == (
+        SITI_NIK,
+        SITI_BIRTH.isoformat(),
+        "siti.rahma@example.com",
+    )
+    assert (row["branch_office"], row["programs"], row["monthly_income"]) == (
+        "Cibinong",
+        "jkk+jkm",
+        "2000000",
+    )
