@@ -46,8 +46,12 @@ RANKING_SIZE = 10
 DEFAULT_THRESHOLD = 0.15
 DEFAULT_MARGIN = 0.1
 # Entities whose surface carries no intent, only a number: the classifier sees their type instead, so
-# "gaji 2jt" and "gaji 3,5 juta" look alike. Programs and occupations stay words: they carry the intent.
+# "gaji 2jt" and "gaji 3,5 juta" look alike.
 PLACEHOLDER_ENTITIES = frozenset({"nik", "kpj", "phone", "date", "amount"})
+# Programs and occupations stay words (which program is the intent), and their type is added as a tag, so
+# an occupation the training data never named still reads as one. 5-fold CV over three seeds: +0.1 to
+# +0.4 points of accuracy and a lower log-loss every time.
+TAGGED_ENTITIES = frozenset({"program", "occupation"})
 
 _NO_EVIDENCE = string.punctuation + string.whitespace
 # Rasa's RegexMessageHandler: "/intent", "/intent@0.8", "/intent{"entity": "value"}".
@@ -105,7 +109,8 @@ def parse_payload(text: str, known: Collection[str] = ()) -> dict[str, Any] | No
 
 
 def classifier_text(normalized: Normalized, entities: Sequence[dict[str, Any]]) -> str:
-    """The normalized text with each number-like entity's tokens replaced by one `__type__` token."""
+    """The normalized text with each number-like entity's tokens replaced by one `__type__` token, then a
+    `__type__` tag for each program and occupation: "gaji __amount__ saya ojol __occupation__"."""
     spans = [(e["start"], e["end"], e["entity"]) for e in entities if e["entity"] in PLACEHOLDER_ENTITIES]
     words: list[str] = []
     previous: tuple[int, int, str] | None = None
@@ -116,6 +121,7 @@ def classifier_text(normalized: Normalized, entities: Sequence[dict[str, Any]]) 
         elif span is not previous:
             words.append(f"__{span[2]}__")
         previous = span
+    words += [f"__{e['entity']}__" for e in entities if e["entity"] in TAGGED_ENTITIES]
     return " ".join(words)
 
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from nlu.parser import OUT_OF_SCOPE, RANKING_SIZE, BuiltinNLU, decide, parse_payload
+from nlu.entities import extract
+from nlu.normalize import normalize
+from nlu.parser import OUT_OF_SCOPE, RANKING_SIZE, BuiltinNLU, classifier_text, decide, parse_payload
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,20 @@ def test_button_payloads_parse_like_rasa(nlu: BuiltinNLU) -> None:
         "jkk_jkm",
         '{"value": "jkk_jkm"}',
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("iuran brp klo gaji 2jt", "iuran berapa kalau gaji __amount__"),
+        ("gaji 3,5 juta", "gaji __amount__"),  # several tokens, one placeholder
+        ("nik 3201 0145 0690 0003 tgl lahir 12 mei 1985", "nik __nik__ tanggal lahir __date__"),
+        ("sy ojol mau ikut JHT", "saya ojol mau ikut jht __occupation__ __program__"),
+    ],
+)
+def test_classifier_text_replaces_numbers_and_tags_programs_and_occupations(text: str, expected: str) -> None:
+    normalized = normalize(text)
+    assert classifier_text(normalized, extract(text, normalized)) == expected
 
 
 def test_payload_variants() -> None:
