@@ -23,9 +23,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    environment: Literal["development", "test", "production"] = Field(
-        "development", alias="JAMSOSBOT_ENV"
-    )
+    environment: Literal["development", "test", "production"] = Field("development", alias="JAMSOSBOT_ENV")
 
     # storage
     database_url: str = Field("sqlite:///jamsosbot.db", alias="DATABASE_URL")
