@@ -11,6 +11,10 @@ import logging
 import re
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # Telegram bot tokens (they appear in Bot API URLs: /bot123456:AA.../sendMessage)
+    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"), "[BOT_TOKEN]"),
+    # bearer tokens and Twilio auth in headers or URLs
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{12,}"), r"\1[TOKEN]"),
     # 16-digit NIK, also grouped with spaces / dots / dashes
     (re.compile(r"(?<!\d)\d{4}[ .-]?\d{4}[ .-]?\d{4}[ .-]?\d{4}(?!\d)"), "[NIK]"),
     # phone numbers: +62 / 62 / 08 followed by 7-12 digits, with optional separators

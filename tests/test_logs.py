@@ -15,6 +15,11 @@ from bot.logs import RedactingFilter, redact
         ("kpj 21034567890", "21034567890"),
         ("lahir 12-05-1985", "12-05-1985"),
         ("email budi@example.com", "budi@example.com"),
+        (
+            "POST https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage",
+            "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
+        ),
+        ("Authorization: Bearer s3cr3t-t0ken-value-123", "s3cr3t-t0ken-value-123"),
     ],
 )
 def test_redact_hides_personal_values(raw: str, hidden: str) -> None:
