@@ -12,7 +12,7 @@ import re
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # Telegram bot tokens (they appear in Bot API URLs: /bot123456:AA.../sendMessage)
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"), "[BOT_TOKEN]"),
+    (re.compile(r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"), "[BOT_TOKEN]"),
     # bearer tokens and Twilio auth in headers or URLs
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{12,}"), r"\1[TOKEN]"),
     # 16-digit NIK, also grouped with spaces / dots / dashes
