@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 
 from bot import admin, health, inbox_service, nlu_api
 from bot.channels import rest, telegram, whatsapp
+from bot.logs import install_redaction
 from bot.runtime import Runtime
 from bot.settings import Settings
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    install_redaction()
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(settings, clock=clock)

@@ -44,7 +44,27 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_installed = False
+
+
+def install_redaction() -> None:
+    """Redact every log record at creation, whichever handler (ours, uvicorn's, pytest's) emits it."""
+    global _installed
+    if _installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        RedactingFilter().filter(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _installed = True
+
+
 def configure_logging(level: int = logging.INFO) -> None:
+    install_redaction()
     root = logging.getLogger()
     if not any(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters):
         handler = logging.StreamHandler()

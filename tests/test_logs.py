@@ -30,3 +30,14 @@ def test_filter_redacts_arguments() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "lookup nik=%s", ("3201014506900003",), None)
     RedactingFilter().filter(record)
     assert "3201014506900003" not in record.getMessage()
+
+
+def test_installed_redaction_covers_every_handler(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.logs import install_redaction
+
+    install_redaction()
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("any.module").info("lookup for nik %s phone %s", "3201014506900003", "081234567890")
+    assert "3201014506900003" not in caplog.text
+    assert "081234567890" not in caplog.text
+    assert "[NIK]" in caplog.text
