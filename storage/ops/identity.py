@@ -1,4 +1,4 @@
-"""NIK and KPJ formats (domain.md §6.1, §5.3), checked before anything is stored or looked up.
+"""The NIK format (domain.md §6.1), checked before anything is stored or looked up.
 
 NIK layout `PP KK CC DD MM YY SSSS`: province, regency/city, district, day of birth (+40 for women),
 month, two-digit year, serial from 0001. There is no check digit, so a well-shaped NIK may still not exist;
@@ -23,7 +23,7 @@ _SEPARATORS = re.compile(r"[\s.\-]")
 
 
 class InvalidIdentity(ValueError):
-    """`reason` is a machine code: nik_length, nik_province, nik_date, nik_serial, kpj_length."""
+    """`reason` is a machine code: nik_length, nik_province, nik_date, nik_serial."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -77,12 +77,6 @@ def parse_nik(nik: str) -> NikInfo:
     if nik[12:] == "0000":
         raise InvalidIdentity("nik_serial", "the NIK's serial number cannot be 0000")
     return NikInfo(province=nik[:2], birth_day=day, birth_month=month, birth_yy=yy, female=female)
-
-
-def check_kpj(kpj: str) -> str:
-    if len(kpj) != 11 or not kpj.isdigit():
-        raise InvalidIdentity("kpj_length", "a KPJ number has exactly 11 digits")
-    return kpj
 
 
 def mask_nik(nik: str) -> str:

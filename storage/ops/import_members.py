@@ -6,8 +6,9 @@ file (row number, column, reason; a NIK only masked, other personal values not a
 Re-importing a file updates the members it holds (upsert on the KPJ blind index), so an interrupted run
 can simply be run again. A KPJ that appears twice in one file is a duplicate: the first row wins.
 
-Parsing, validation and encryption run on this thread while the previous batch is written on a writer
-thread: the database works while Python parses, which is what lets one process reach the target rate.
+The work is pipelined: this thread reads the file; validation and encryption run here for small files and
+in worker processes for large ones (storage.ops.import_sealing); a writer thread sends the previous batch
+to the database meanwhile.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ class _ErrorFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.count = 0
         self._file: io.TextIOWrapper | None = None
         self._writer: Any = None
-        self.rows: set[int] = set()
+        self.rows = 0  # rejected rows (a row's problems arrive together, so counting changes is enough)
+        self._last_row = 0
 
     def add(self, row_no: int, column: str, reason: str, shown: str) -> None:
         if self._writer is None:
@@ -70,8 +71,8 @@ class _ErrorFile:
             self._writer = csv.writer(self._file)
             self._writer.writerow(["row", "column", "reason", "value"])
         self._writer.writerow([row_no, column, reason, shown])
-        self.count += 1
-        self.rows.add(row_no)
+        if row_no != self._last_row:
+            self.rows, self._last_row = self.rows + 1, row_no
 
     def close(self) -> Path | None:
         if self._file is not None:
@@ -207,7 +208,7 @@ def import_members(
         writer.close()
         errors_file = errors.close()
 
-    report = ImportReport(run_id, rows_read, written, len(errors.rows), errors_file)
+    report = ImportReport(run_id, rows_read, written, errors.rows, errors_file)
     _finish_run(db, report, actor)
     log.info(
         "import run %d: %d rows read, %d imported, %d rejected",

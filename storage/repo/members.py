@@ -163,12 +163,3 @@ def member_by_kpj(session: Session, vault: Vault, kpj: str) -> Member | None:
 
 def registration_by_number(session: Session, number: str) -> Registration | None:
     return session.scalars(select(Registration).where(Registration.registration_number == number)).first()
-
-
-def registration_numbers(session: Session, registration_ids: Sequence[int]) -> dict[int, str]:
-    if not registration_ids:
-        return {}
-    query = select(Registration.id, Registration.registration_number).where(
-        Registration.id.in_(registration_ids)
-    )
-    return {rid: number for rid, number in session.execute(query) if number is not None}
