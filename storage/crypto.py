@@ -81,15 +81,19 @@ class _Key:
 
 
 class _Nonces(threading.local):
-    """Random 96-bit nonces, drawn from the OS in blocks (one syscall per 512 nonces, not one each)."""
+    """Random 96-bit nonces, drawn from the OS in blocks (one syscall per 512 nonces, not one each).
+
+    Per thread, and refilled after a fork: a child process must never reuse its parent's unused nonces
+    (a repeated nonce under one AES-GCM key would break the encryption)."""
 
     def __init__(self) -> None:
         self.block = b""
         self.offset = 0
+        self.pid = os.getpid()
 
     def next(self) -> bytes:
-        if self.offset >= len(self.block):
-            self.block, self.offset = os.urandom(_NONCE_BYTES * 512), 0
+        if self.offset >= len(self.block) or self.pid != os.getpid():
+            self.block, self.offset, self.pid = os.urandom(_NONCE_BYTES * 512), 0, os.getpid()
         start = self.offset
         self.offset += _NONCE_BYTES
         return self.block[start : self.offset]

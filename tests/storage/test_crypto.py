@@ -125,3 +125,19 @@ def test_write_key_file_replaces_atomically(tmp_path: Path) -> None:
     write_key_file(path, [b, a])
     assert parse_keys(path.read_text()) == [b, a]
     assert [p.name for p in tmp_path.iterdir()] == ["data.key"]
+
+
+def test_a_forked_child_never_reuses_the_parents_nonces() -> None:
+    import os
+
+    vault = Vault([key()])
+    vault.encrypt("nik", b"x")  # the parent now holds a block of unused nonces
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next nonce and leave without running the test machinery
+        os.write(write, vault.encrypt("nik", b"x")[5:17])
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_nonce = os.read(read, 12)
+    parent_nonce = vault.encrypt("nik", b"x")[5:17]
+    assert len(child_nonce) == 12 and child_nonce != parent_nonce
