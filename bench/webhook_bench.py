@@ -2,7 +2,8 @@
 
     python bench/webhook_bench.py [--channel whatsapp|telegram|all] [--paced 300] [--rate 20]
                                   [--messages 400] [--users 80] [--concurrency 16] [--duplicates 50]
-                                  [--web-workers 1] [--inbox-workers 4] [--redis URL] [--database-url URL]
+                                  [--web-workers 1] [--inbox-workers 4] [--inbox-processes 0]
+                                  [--redis URL] [--database-url URL]
 
 It starts the real server (`jamsosbot serve`) in a subprocess, pointed at local fake platform APIs, posts
 real-shaped, authenticated webhooks over HTTP, and measures
@@ -112,6 +113,7 @@ class Options:
     duplicates: int
     timeout: float
     web_workers: int
+    inbox_processes: int
     switch_interval: float | None
 
 
@@ -181,57 +183,64 @@ def _free_port() -> int:
 
 
 class Server:
-    """`jamsosbot serve` in a subprocess with the given environment; its log goes to `log`."""
+    """`jamsosbot serve` in a subprocess with the given environment, and with `inbox_processes` > 0 that
+    many `jamsosbot inbox-worker` processes beside it (the web process then only acknowledges, as in
+    docker-compose.yml). Their output goes to `log`."""
 
-    def __init__(
-        self, env: dict[str, str], *, web_workers: int, log: Path, switch_interval: float | None
-    ) -> None:
+    def __init__(self, env: dict[str, str], options: Options, *, log: Path) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        # PYTHONPATH: the server imports this checkout even when run from an empty working directory
+        # PYTHONPATH: the processes import this checkout even when run from an empty working directory
         self.env = {**os.environ, **env, "PUBLIC_URL": self.url, "PYTHONPATH": str(REPO)}
-        self.web_workers = web_workers
+        self.options = options
         self.log = log
-        self.switch_interval = switch_interval
-        self.process: subprocess.Popen[bytes] | None = None
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def _start(self, *args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        boot = "from bot.cli import main; main()"
+        if self.options.switch_interval is not None:  # an experiment: GIL hand-over delaying the event loop
+            boot = f"import sys; sys.setswitchinterval({self.options.switch_interval!r}); {boot}"
+        with self.log.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", boot, *args],
+                env=env,
+                cwd=env["BENCH_CWD"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
 
     def __enter__(self) -> Server:
-        boot = "from bot.cli import main; main()"
-        if self.switch_interval is not None:  # an experiment: how much GIL hand-over delays the event loop
-            boot = f"import sys; sys.setswitchinterval({self.switch_interval!r}); {boot}"
-        command = [
-            sys.executable,
-            "-c",
-            boot,
-            "serve",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.web_workers),
-        ]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, env=self.env, cwd=self.env["BENCH_CWD"], stdout=log, stderr=subprocess.STDOUT
-            )
+        split = self.options.inbox_processes > 0
+        web_env = {**self.env, "INBOX_WORKERS": "0"} if split else self.env
+        web = self._start(
+            "serve", "--port", str(self.port), "--workers", str(self.options.web_workers), env=web_env
+        )
+        for _ in range(self.options.inbox_processes):
+            self._start("inbox-worker", env=self.env)
         deadline = time.monotonic() + 300  # the first start may train the NLU model
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
+            if any(p.poll() is not None for p in self.processes):
+                self.__exit__()
+                raise RuntimeError(f"a process exited: {self.log.read_text(errors='replace')[-2000:]}")
             try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                if web.poll() is None and httpx.get(self.url + "/health", timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
+        self.__exit__()
         raise RuntimeError("server did not become healthy")
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
 
 
 # -- WhatsApp ----------------------------------------------------------------------------------------------
@@ -271,9 +280,7 @@ async def bench_whatsapp(base_env: dict[str, str], options: Options) -> Result:
             "TWILIO_API_URL": api.base_url,
         }
         log = Path(base_env["BENCH_CWD"]) / "whatsapp-server.log"
-        with Server(
-            env, web_workers=options.web_workers, log=log, switch_interval=options.switch_interval
-        ) as server:
+        with Server(env, options, log=log) as server:
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 channel = WhatsApp(client, api, server.url, options.users)
                 try:
@@ -326,9 +333,7 @@ async def bench_telegram(base_env: dict[str, str], options: Options) -> Result:
             "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
         }
         log = Path(base_env["BENCH_CWD"]) / "telegram-server.log"
-        with Server(
-            env, web_workers=options.web_workers, log=log, switch_interval=options.switch_interval
-        ) as server:
+        with Server(env, options, log=log) as server:
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
                 channel = Telegram(client, api, options.users)
                 try:
@@ -386,7 +391,7 @@ def main() -> None:
         "--inbox-processes",
         type=int,
         default=0,
-        help="separate `jamsosbot inbox-worker` processes answering (needs --redis; the web then only acks)",
+        help="`jamsosbot inbox-worker` processes; the web process then only acknowledges (needs --redis)",
     )
     parser.add_argument("--redis", default=None, help="REDIS_URL (default: everything in-process)")
     parser.add_argument("--database-url", default=None, help="DATABASE_URL (default: a fresh SQLite file)")
@@ -395,8 +400,10 @@ def main() -> None:
         "--switch-interval", type=float, default=None, help="sys.setswitchinterval in the server (experiment)"
     )
     args = parser.parse_args()
-    if args.web_workers > 1 and not args.redis:
-        parser.error("--web-workers > 1 needs --redis (the in-process inbox is per process)")
+    if (args.web_workers > 1 or args.inbox_processes) and not args.redis:
+        parser.error(
+            "--web-workers > 1 and --inbox-processes need --redis (the in-process inbox is per process)"
+        )
 
     with tempfile.TemporaryDirectory(prefix="jb-bench-") as tmp:
         database_url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -411,14 +418,6 @@ def main() -> None:
         }
         if args.redis:
             env["REDIS_URL"] = args.redis
-        if args.inbox_processes:
-            if not args.redis:
-                parser.error("--inbox-processes needs --redis")
-            env |= {
-                "INBOX_WORKERS": "0",
-                "BENCH_INBOX_PROCESSES": str(args.inbox_processes),
-                "BENCH_INBOX_WORKERS": str(args.inbox_workers),
-            }
         options = Options(
             args.paced,
             args.rate,
@@ -428,6 +427,7 @@ def main() -> None:
             args.duplicates,
             args.timeout,
             args.web_workers,
+            args.inbox_processes,
             args.switch_interval,
         )
         names = list(CHANNELS) if args.channel == "all" else [args.channel]

@@ -117,9 +117,15 @@ def test_a_campaign_delivery_follows_its_message(db: Database) -> None:
         campaign = Campaign(name="KKBC Maret", body="Kerja Keras Bebas Cemas", status="running")
         session.add(campaign)
         session.flush()
+        # the broadcast's planner copies the channel onto each delivery (when the schema has the column)
+        planned = {"channel": "whatsapp"} if hasattr(Delivery, "channel") else {}
         session.add(
             Delivery(
-                campaign_id=campaign.id, subscriber_id=subscriber_id, status="sent", provider_message_id=sid
+                campaign_id=campaign.id,
+                subscriber_id=subscriber_id,
+                status="sent",
+                provider_message_id=sid,
+                **planned,
             )
         )
     record_status(db, sid, "delivered", at=NOW)
