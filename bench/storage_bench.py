@@ -35,7 +35,7 @@ from storage.crypto import Vault, generate_key, parse_keys
 from storage.db import Database, make_engine
 from storage.membership.sql import SqlMembershipBackend
 from storage.ops.fake_members import Sample, write_members_csv
-from storage.ops.import_members import import_members
+from storage.ops.import_members import choose_workers, import_members
 from storage.schema import upgrade
 
 TODAY = date(2026, 3, 10)
@@ -62,6 +62,10 @@ def bench_import(db: Database, csv_path: Path, rows: int, workers: int | None) -
         decile = done * 10 // max(total, 1)
         memory.setdefault(decile, rss_mb())
 
+    if workers is None:
+        workers = choose_workers(csv_path.stat().st_size)
+    load = os.getloadavg()[0]
+    print(f"import: {workers} worker processes (load average {load:.1f} on {os.cpu_count()} cores)")
     started = time.perf_counter()
     report = import_members(db, csv_path, today=TODAY, workers=workers, on_progress=progress, actor="bench")
     elapsed = time.perf_counter() - started

@@ -177,7 +177,11 @@ def import_members(
             batch: list[tuple[int, SealedRow]] = []
             in_batch: dict[bytes, int] = {}
             for row_no, sealed, problems in checked_rows(
-                records, header, vault=db.vault, today=today, workers=_workers(workers, total)
+                records,
+                header,
+                vault=db.vault,
+                today=today,
+                workers=choose_workers(total) if workers is None else workers,
             ):
                 rows_read += 1
                 for column, reason, shown in problems:
@@ -230,14 +234,18 @@ def _check_header(fieldnames: list[str] | None) -> list[str]:
     return names
 
 
-def _workers(requested: int | None, size: int) -> int:
-    """Worker processes for checking and sealing: none for small files (starting them costs more than it
-    saves), else one per core, leaving the database and this process to share the rest."""
-    if requested is not None:
-        return requested
-    if size < PARALLEL_FROM_BYTES:
+def choose_workers(size: int) -> int:
+    """Worker processes for checking and sealing a file of `size` bytes: none for small files (starting
+    them costs more than it saves), and none when the cores are already busy (measured: on a loaded machine
+    the processes only add pickling to the same share of CPU); else one per core, up to 4."""
+    cores = os.cpu_count() or 1
+    if size < PARALLEL_FROM_BYTES or cores < 2:
         return 0
-    return max(0, min(4, (os.cpu_count() or 1)))
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        busy = 0.0
+    return min(4, cores) if busy < cores - 0.5 else 0
 
 
 def _start_run(db: Database, source_name: str) -> int:
