@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nlu import training_data
 from nlu.classifier import IntentClassifier, train_calibrated
+from nlu.entities import extract
 from nlu.model_cache import ModelCache, code_files, default_cache_dir, fingerprint
+from nlu.normalize import Normalized, fold, normalize
 
 if TYPE_CHECKING:
     from bot.settings import Settings
-    from nlu.normalize import Normalized
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 OUT_OF_SCOPE = "out_of_scope"
@@ -209,11 +210,11 @@ class BuiltinNLU:
         self, text: str, message: tuple[str, str], entities: list[dict[str, Any]]
     ) -> dict[str, Any]:
         """`parse` after `prepare`: classify the prepared message and build the parse dict."""
-        model = self.classifier
-        probs = model.predict(message)
-        order = probs.argsort()[::-1][:RANKING_SIZE]
-        ranking = [(model.labels[i], float(probs[i])) for i in order]
-        if not message[0].strip(_NO_EVIDENCE):
+        if message[0].strip(_NO_EVIDENCE):
+            model = self.classifier
+            probs = model.predict(message)
+            ranking = [(model.labels[i], float(probs[i])) for i in probs.argsort()[::-1][:RANKING_SIZE]]
+        else:
             # Nothing but punctuation: no evidence for any intent. (Emoji are evidence: 👍 affirms.)
             ranking = [(OUT_OF_SCOPE, 1.0)]
         intent, fallback = decide(ranking, self.threshold, self.margin)
@@ -228,9 +229,6 @@ class BuiltinNLU:
 
 def prepare(text: str) -> tuple[tuple[str, str], list[dict[str, Any]]]:
     """The classifier's input for `text` (the classifier text and the folded raw text), and its entities."""
-    from nlu.entities import extract
-    from nlu.normalize import fold, normalize
-
     normalized = normalize(text)
     entities = extract(text, normalized)
     return (classifier_text(normalized, entities), fold(text)), entities
