@@ -70,12 +70,13 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
+@click.option("--force", is_flag=True, help="Train even when the cache holds a model for the current data.")
 @_DATA_OPTION
-def train(data_paths: tuple[Path, ...]) -> None:
+def train(force: bool, data_paths: tuple[Path, ...]) -> None:
     """Train the built-in model from the project's data (or load it from the cache when current)."""
     builtin = _builtin(_settings(), data_paths)
     started = time.perf_counter()
-    model = builtin.train()
+    model = builtin.train(force=force)
     examples = training_data.load(*builtin.data_paths).examples
     _emit(
         {

@@ -79,9 +79,10 @@ class ModelCache:
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.directory))
         model.save(staging)
         target = self.path(key)
+        shutil.rmtree(target, ignore_errors=True)  # a forced retrain replaces the entry
         try:
             os.rename(staging, target)
-        except OSError:  # another process stored the same key first; theirs is as good as ours
+        except OSError:  # another process stored the same key in between; theirs is as good as ours
             shutil.rmtree(staging, ignore_errors=True)
         self._prune(target)
         return target

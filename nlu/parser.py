@@ -186,10 +186,16 @@ class BuiltinNLU:
     def _train(self) -> IntentClassifier:
         return train_examples(training_data.load(*self.data_paths).examples)
 
-    def train(self) -> IntentClassifier:
-        """Load the cached model or train one now (what `python -m nlu train` does)."""
+    def train(self, force: bool = False) -> IntentClassifier:
+        """Load the cached model or train one now (what `python -m nlu train` does); `force` trains
+        even when the cache holds a current model, and replaces it."""
         with self._lock:
-            self._classifier = self._load_or_train()
+            if force:
+                self._classifier = self._train()
+                self.cache.store(self.cache_key(), self._classifier)
+                self.last_load_from_cache = False
+            else:
+                self._classifier = self._load_or_train()
             return self._classifier
 
     def parse(self, text: str) -> dict[str, Any]:

@@ -68,10 +68,16 @@ def test_train_then_parse_the_contract_example(env: dict[str, str]) -> None:
     assert outputs[3]["intent"] == {"name": "ask_jkk", "confidence": 1.0}
 
 
-def test_train_reuses_the_cached_model(env: dict[str, str]) -> None:
+def test_train_reuses_the_cached_model_unless_forced(env: dict[str, str], tmp_path: Path) -> None:
     result = run(env, "train")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["from_cache"] is True
+
+    data = tmp_path / "tiny.yml"
+    data.write_text(TINY, encoding="utf-8")
+    forced = [json.loads(run(env, "train", "--force", "--data", str(data)).stdout) for _ in range(2)]
+    assert [f["from_cache"] for f in forced] == [False, False]
+    assert forced[0]["examples"] == 8 and forced[0]["cache"] == forced[1]["cache"]
 
 
 def test_evaluate_a_test_file(env: dict[str, str]) -> None:
