@@ -68,6 +68,7 @@ DATA = (
     "vocab.menu",
     "vocab.help",
     "vocab.restart",
+    "vocab.resume",
     "vocab.yes",
     "vocab.no",
     "vocab.question",
@@ -243,6 +244,9 @@ class Engine:
             # A bare NIK or KPJ says nothing about what it is for; the model's guess ("register") is no
             # reason to start a form with it. Ask, carrying the number along.
             fallback.by_entities(t)
+            return
+        if t.parked is not None and msg.norm in t.content.words("vocab.resume"):
+            registration.unpark(t)  # "lanjutkan" after MENU: the menu text promised the form is kept
             return
         returning = t.parked is not None and t.parked.get("offer") == "returning"
         if returning and (not msg.confident or intent in SMALL_TALK):

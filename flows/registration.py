@@ -36,11 +36,13 @@ TEXTS = (
     "registration.resume_later",
     "registration.ask_phone_own",
     "registration.own_phone_button",
+    "registration.date_recheck",
     *(s.question for s in SLOTS),
     *(
         f"registration.{r}"
         for r in (
             *("name_invalid", "nik_length", "nik_province", "nik_date", "nik_invalid", "date_invalid"),
+            "date_women",
             *("date_mismatch", "too_old", "too_young", "phone_invalid", "city_invalid", "occupation_invalid"),
             *("occupation_too_many", "income_invalid", "income_unit", "income_below", "income_too_high"),
             *("period_invalid", "package_invalid"),
@@ -74,7 +76,13 @@ def start(t: Turn) -> None:
         t.say("registration.resume_returning", "resume_returning")
         return
     started = t.ctx.now.isoformat()
-    draft_id = hashlib.sha256(f"{t.ctx.channel}:{t.ctx.chat_id}:{started}".encode()).hexdigest()[:16]
+    # The chat's draft count is part of the id: two drafts started at the same instant (a clock that does
+    # not move, as in tests, or a coarse one) must never share a consent id or an idempotency key, or the
+    # second person's "ya" would replay the first person's registration.
+    count = int(t.state.get("drafts", 0)) + 1
+    t.state["drafts"] = count
+    seed = f"{t.ctx.channel}:{t.ctx.chat_id}:{started}:{count}"
+    draft_id = hashlib.sha256(seed.encode()).hexdigest()[:16]
     t.begin(NAME, "consent", {"draft_id": draft_id, "started": started, "rev": 0})
     harvest(t, t.msg)
     t.emit("registration.started", draft_id=draft_id, channel=t.ctx.channel, source=t.ctx.start_param)
@@ -106,14 +114,19 @@ def on_message(t: Turn) -> bool:
     asking = msg.is_intent(*intents.INTERRUPTING)
     if asking and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like()))):
         return False
-    if value is None:
+    if (value is None or isinstance(value, Invalid)) and msg.norm == t.data.get("echo"):
+        # The previous answer sent twice (a bad connection, an impatient thumb): no error for it, the
+        # current question again is enough.
+        ask(t)
+    elif value is None:
         ask(t, t.text("registration.not_understood"))
     elif isinstance(value, Invalid):
         _invalid(t, value)
     else:
-        accept(t, slot.name, value)
+        remark = accept(t, slot.name, value)
         harvest(t, msg)
-        advance(t)
+        t.data["echo"] = msg.norm
+        advance(t, remark)
     return True
 
 
@@ -122,6 +135,7 @@ def _consent(t: Turn) -> bool:
         consent_id = f"{t.data['draft_id']}-c1"
         version = str(t.content.meta("consent").get("version"))
         t.data.update(consent_id=consent_id, consent_version=version, consent_at=t.ctx.now.isoformat())
+        t.data["echo"] = t.msg.norm
         t.emit(
             "consent.given",
             consent_id=consent_id,
@@ -186,23 +200,29 @@ def _invalid(t: Turn, problem: Invalid) -> None:
     t.say(f"registration.{problem.reason}", buttons, **values)
 
 
-def accept(t: Turn, name: str, value: object) -> None:
+def accept(t: Turn, name: str, value: object) -> str | None:
+    """Store an answer; returns a remark for the next question when the answer undid an earlier one."""
     t.data[name] = value
     t.data["rev"] = int(t.data.get("rev", 0)) + 1
     born = t.data.get("birth_date")
     if name == "nik" and born and not validators.agrees_with_nik(date.fromisoformat(born), str(value)):
-        t.data.pop("birth_date")  # asked again; the question says why
+        t.data.pop("birth_date")  # asked again, saying why (a silent repeat looks like a lost answer)
+        return t.text("registration.date_recheck")
+    return None
 
 
-def advance(t: Turn) -> None:
-    """Ask the first empty slot, or show the summary when all are filled; stop for an existing member."""
+def advance(t: Turn, remark: str | None = None) -> None:
+    """Ask the first empty slot, or show the summary when all are filled; stop for an existing member.
+    `remark` goes before the question, in the same bubble."""
     if not _membership_ok(t):
         return
     for slot in SLOTS:
         if slot.name not in t.data:
             t.goto(slot.name)
-            ask(t)
+            ask(t, remark)
             return
+    if remark:
+        t.add(Reply(remark))
     registration_submit.summary(t)
 
 

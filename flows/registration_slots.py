@@ -59,9 +59,21 @@ def _nik(t: Turn, msg: Msg) -> Extracted:
 def _birth_date(t: Turn, msg: Msg) -> Extracted:
     value = msg.value("date")
     if value is None:
-        return Invalid("date_invalid") if re.search(r"\d", msg.text) else None
+        if not re.search(r"\d", msg.text):
+            return None
+        return _nik_style_day(t, msg.text) or Invalid("date_invalid")
     result = validators.birth_date(str(value), t.data.get("nik"), t.today)
     return result if isinstance(result, Invalid) else result.isoformat()
+
+
+def _nik_style_day(t: Turn, text: str) -> Invalid | None:
+    """A woman who copies the day from her NIK types 41-71 ("45-06-1990"): explain the +40 instead of a
+    generic "type a full date"."""
+    nik = str(t.data.get("nik") or "")
+    day = int(nik[6:8]) if len(nik) == 16 and nik[6:8].isdigit() else 0
+    if day > 40 and re.search(rf"(?<!\d){day}(?!\d)", text):
+        return Invalid("date_women", {"nik_day": day, "day": day - 40})
+    return None
 
 
 def _phone(t: Turn, msg: Msg) -> Extracted:

@@ -13,6 +13,7 @@ The conversation state is a plain JSON-serialisable dict that the host stores as
     clarified    True right after a clarifying question (a second unclear message gets the menu)
     known        facts the user volunteered that later flows reuse (occupations)
     done         {"registration_number", "at"} of the last registration submitted in this chat (no PII)
+    drafts       how many registration drafts this chat has started (part of each draft's id)
     just_submitted  True for the one turn after a submission (a second "ya" is a double-send)
     source       the deep-link / campaign source of the conversation (opt-in events carry it)
 """

@@ -138,3 +138,66 @@ def test_the_transport_price_is_mentioned_when_only_later_months_differ(services
         "Khusus ojol, ojek pangkalan, sopir, dan kurir (diskon Januari 2026 sampai Maret 2027)" in chat.text
     )
     assert "JKK + JKM Rp8.400/bulan, 12 bulan Rp168.000." in chat.text
+
+
+def test_a_new_nik_that_undoes_the_birth_date_says_why_it_is_asked_again(chat: Chat) -> None:
+    fill_all(chat, package="1", period="1")
+    chat.say("ubah nik")
+    other = "3201014507900003"  # born 5 July 1990: the 5 June birth date no longer fits
+    chat.say(other, entities=[("nik", other)])
+    assert chat.text.startswith("Tanggal lahir yang tadi tidak cocok dengan NIK ini")
+    assert chat.text.endswith("Tanggal lahir Anda? Contoh: 17-08-1990")
+    chat.say("5 juli 1990", entities=[("date", "1990-07-05")])
+    assert "Cek lagi data Anda" in chat.text and "5 Juli 1990" in chat.text
+
+
+def test_a_woman_typing_the_day_from_her_nik_is_told_about_the_40(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("45-06-1990")  # no date entity: day 45 does not exist
+    assert "ditambah 40, jadi 45 di NIK berarti tanggal 5" in chat.text
+    assert chat.state["step"] == "birth_date"
+
+
+def test_two_drafts_started_at_the_same_instant_get_different_ids(chat: Chat) -> None:
+    """A clock that does not move between turns gave the second draft the first one's id, hence the same
+    consent id and idempotency key: the second registration replayed the first one's receipt."""
+    chat.say("daftar", "register")
+    chat.say("tidak setuju", "deny")
+    first = chat.event("registration.started").data["draft_id"]
+    chat.now -= timedelta(seconds=40)  # the same instant as the first "daftar"
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    assert chat.state["data"]["draft_id"] != first
+    assert chat.event("consent.given").data["consent_id"] == chat.state["data"]["draft_id"] + "-c1"
+
+
+def test_an_answer_sent_twice_gets_the_next_question_again_not_an_error(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say(NIK, entities=[("nik", NIK)])  # the same message again, while the birth date is asked
+    assert chat.text == "Tanggal lahir Anda? Contoh: 17-08-1990"
+    chat.say("5 juni 1990", entities=[BORN])
+    assert "Nomor HP" in chat.text
+
+
+def test_yes_to_the_consent_sent_twice(chat: Chat) -> None:
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say("ya", "affirm")
+    assert chat.text == "Siapa nama lengkap Anda? Tulis sesuai KTP ya."
+
+
+def test_a_wrong_answer_sent_twice_is_explained_twice(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("320101150590000")
+    chat.say("320101150590000")
+    assert "NIK harus 16 digit, yang Anda ketik 15 digit" in chat.text
+
+
+def test_lanjutkan_after_menu_resumes_the_form(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("menu")
+    assert "tetap tersimpan" in chat.text
+    chat.say("lanjutkan", "affirm")
+    assert chat.text == "Berapa NIK Anda? (16 digit, ada di KTP)" and chat.state["flow"] == "registration"
