@@ -200,3 +200,18 @@ def test_window_rule() -> None:
     assert not window_open(NOW - SESSION_WINDOW, NOW)
     assert not window_open(NOW - SESSION_WINDOW + timedelta(minutes=5), NOW)  # inside the safety margin
     assert not window_open(NOW + timedelta(minutes=1), NOW)  # a clock from the future is not trusted
+
+
+# -- the guard every WhatsApp test module installs ---------------------------------------------------------
+def test_the_guard_refuses_twilio_hosts_and_records_the_attempt() -> None:
+    import socket
+
+    from tests.channels.whatsapp_support import RealTwilioCalled, forbid_real_twilio
+
+    with pytest.MonkeyPatch.context() as patch:
+        attempts = forbid_real_twilio(patch)
+        for host in ("api.twilio.com", b"api.twilio.com", "messaging.twilio.com"):
+            with pytest.raises(RealTwilioCalled):
+                socket.getaddrinfo(host, 443)
+        assert socket.getaddrinfo("127.0.0.1", 80)  # local servers stay reachable
+    assert attempts == ["api.twilio.com", "api.twilio.com", "messaging.twilio.com"]
