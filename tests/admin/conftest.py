@@ -69,7 +69,9 @@ class Console:
     app: FastAPI
     base_url: str
     clock: FixedClock
-    clients: list[httpx.Client] = field(default_factory=list)
+    # one connection pool for every client (closed at the end): a client of its own would build an SSL
+    # context (~0.1 s on the shared machine) that plain http to 127.0.0.1 never uses; cookies stay per client
+    transport: httpx.HTTPTransport = field(default_factory=httpx.HTTPTransport)
 
     @property
     def db(self) -> Database:
@@ -77,9 +79,9 @@ class Console:
         return db
 
     def anonymous(self) -> httpx.Client:
-        client = httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=30)
-        self.clients.append(client)
-        return client
+        return httpx.Client(
+            base_url=self.base_url, follow_redirects=False, timeout=30, transport=self.transport
+        )
 
     def login(self, username: str, password: str = PASSWORD) -> SignedIn:
         client = self.anonymous()
@@ -126,8 +128,7 @@ def start_console(tmp: Path, nlu_cache: Path, **overrides: object) -> Iterator[C
         try:
             yield console
         finally:
-            for client in console.clients:
-                client.close()
+            console.transport.close()
 
 
 @pytest.fixture(scope="module")
