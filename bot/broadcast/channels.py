@@ -14,6 +14,7 @@ port is not `verifiable` and the configured policy decides (docs/broadcast.md, "
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from bot.channels.whatsapp_render import QuickReplies, render
 from bot.channels.whatsapp_window import window_open
 from bot.outbound import SendError
 from flows.replies import Button, Reply
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["text", "template", "none"]  # "none": outside WhatsApp's window and no template
 CLOCK_SKEW = timedelta(seconds=60)  # between our clock and the platform's, when matching by time
@@ -74,6 +77,10 @@ class Personal:
 
 class ChannelPort(Protocol):
     channel: str
+
+    async def warm_up(self) -> None:
+        """Open what the first send would otherwise open mid-send (best effort, never raises)."""
+        ...
 
     @property
     def verifiable(self) -> bool:
@@ -168,6 +175,16 @@ class TelegramPort:
     def __init__(self, sender: SenderLike) -> None:
         self.sender = sender
 
+    async def warm_up(self) -> None:
+        # python-telegram-bot fetches the bot's own user (getMe) before the first send; done here, a send
+        # that has passed the ledger and the 429 pause goes straight out instead of waiting on it
+        bot = getattr(self.sender, "bot", None)
+        if bot is not None:
+            try:
+                await bot.initialize()
+            except Exception as exc:  # Telegram unreachable now: the first send will try again
+                log.warning("telegram warm-up failed: %s", type(exc).__name__)
+
     def mode(self, last_inbound_at: datetime | None, message: Personal, now: datetime) -> Mode:
         return "text"
 
@@ -212,6 +229,9 @@ class WhatsAppPort:
     @property
     def verifiable(self) -> bool:
         return self.lookup is not None
+
+    async def warm_up(self) -> None:
+        return None  # the Twilio client is made per thread on first use, without a request
 
     def reply(self, message: Personal) -> Reply:
         return whatsapp_reply(message, self.sender.quick_replies, self.button_hint)

@@ -29,6 +29,7 @@ class BroadcastConfig(BaseSettings):
     whatsapp_rate: float = Field(80.0, ge=0)  # the WhatsApp sender's messages/s (Twilio: 80 by default)
     whatsapp_chat_rate: float = Field(1.0, ge=0)
     max_reserve_seconds: float = Field(2.0, gt=0)  # how far ahead a sender may book a slot
+    min_pause_seconds: float = Field(1.0, ge=0)  # after a 429, at least this long (Twilio gives no time)
 
     # quiet hours: no sends from quiet_start to quiet_end (local time); equal times switch them off
     quiet_start: time = time(21, 0)

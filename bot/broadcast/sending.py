@@ -75,6 +75,16 @@ class Stats:
 
 
 @dataclass
+class Step:
+    """One claim: the campaign's status and message, whether it is fully planned, the deliveries claimed."""
+
+    status: str
+    content: Content
+    planned: bool
+    batch: list[Claimed]
+
+
+@dataclass
 class Holder:
     """What one sender job holds: its claim token and the deliveries it has claimed (for lease renewal)."""
 
@@ -124,43 +134,52 @@ class Engine:
                 )
             return SliceEnd("stopped")
         deadline = time.monotonic() + self.config.slice_seconds
-        while True:
-            if stop is not None and stop.is_set():
-                return SliceEnd("again")
-            row = await asyncio.to_thread(self._campaign, campaign_id)
-            if row is None or row[0] != "running":
-                return SliceEnd("stopped")
-            _, content, planned, needs_names = row
-            now = self.clock()
-            if self.quiet.is_quiet(now):
-                return SliceEnd("quiet", self.quiet.ends_at(now))
-            batch = await asyncio.to_thread(self._claim, campaign_id, channel, holder, needs_names)
-            if batch:
-                await self._process(campaign_id, port, content, batch, holder, stop)
-            else:
-                left, due = await asyncio.to_thread(self._remaining, campaign_id, channel)
-                if left == 0 and planned:
-                    return SliceEnd("done")
+        ahead: asyncio.Task[Step | None] | None = None  # the next batch, claimed while this one is sent
+        try:
+            while True:
+                if stop is not None and stop.is_set():
+                    return SliceEnd("again")
+                now = self.clock()
+                if self.quiet.is_quiet(now):
+                    return SliceEnd("quiet", self.quiet.ends_at(now))
+                step = await (ahead or self._claim_soon(campaign_id, channel, holder))
+                ahead = None
+                if step is None or step.status != "running":
+                    return SliceEnd("stopped")
+                if step.batch:
+                    if time.monotonic() < deadline:
+                        ahead = self._claim_soon(campaign_id, channel, holder)
+                    await self._process(campaign_id, port, step.content, step.batch, holder, stop)
+                else:
+                    left, due = await asyncio.to_thread(self._remaining, campaign_id, channel)
+                    if left == 0 and step.planned:
+                        return SliceEnd("done")
+                    if time.monotonic() >= deadline:
+                        return SliceEnd("again", due if due is not None and due > now else None)
+                    await _sleep_or_stop(min(1.0, _seconds_until(due, now) or 0.25), stop)
+                    continue
                 if time.monotonic() >= deadline:
-                    return SliceEnd("again", due if due is not None and due > now else None)
-                await _sleep_or_stop(min(1.0, _seconds_until(due, now) or 0.25), stop)
-                continue
-            if time.monotonic() >= deadline:
-                return SliceEnd("again")
+                    return SliceEnd("again")
+        finally:
+            if ahead is not None:  # claimed but not sent: back to the queue at once
+                await self._release(campaign_id, holder, await ahead)
 
-    def _campaign(self, campaign_id: int) -> tuple[str, Content, bool, bool] | None:
-        with self.db.session() as session:
+    def _claim_soon(self, campaign_id: int, channel: str, holder: Holder) -> asyncio.Task[Step | None]:
+        return asyncio.create_task(asyncio.to_thread(self._claim, campaign_id, channel, holder))
+
+    def _claim(self, campaign_id: int, channel: str, holder: Holder) -> Step | None:
+        """The campaign as it is now and, while it runs, the next batch of deliveries (one transaction)."""
+        with self.db.transaction() as session:
             try:
                 row = campaigns.load(session, campaign_id)
             except campaigns.CampaignNotFound:
                 return None
             content = campaigns.content_of(row)
+            step = Step(row.status, content, row.planned_at is not None, [])
+            if row.status != "running":
+                return step
             needs_names = "{" in content.text or any("{" in v for v in content.template_variables.values())
-            return row.status, content, row.planned_at is not None, needs_names
-
-    def _claim(self, campaign_id: int, channel: str, holder: Holder, with_names: bool) -> list[Claimed]:
-        with self.db.transaction() as session:
-            batch = sql.claim(
+            step.batch = sql.claim(
                 session,
                 self.db.vault,
                 campaign_id=campaign_id,
@@ -169,10 +188,18 @@ class Engine:
                 limit=self.config.claim_size(channel),
                 now=self.clock(),
                 lease=self.config.claim_lease_seconds,
-                with_names=with_names,
+                with_names=needs_names,
             )
-        holder.held.update(c.delivery_id for c in batch)
-        return batch
+        holder.held.update(c.delivery_id for c in step.batch)
+        return step
+
+    async def _release(self, campaign_id: int, holder: Holder, step: Step | None) -> None:
+        if step is not None and step.batch:
+            outcomes = [Outcome(c.delivery_id, "release", attempted=False) for c in step.batch]
+            settler = Settler(self, campaign_id, holder)
+            for outcome in outcomes:
+                settler.add(outcome, keep=True)
+            await settler.close()
 
     def _remaining(self, campaign_id: int, channel: str) -> tuple[int, datetime | None]:
         with self.db.session() as session:
@@ -369,7 +396,7 @@ class Engine:
                 message_id = await port.send(c.chat_id, message, mode)
             except RateLimited as exc:
                 self.stats.throttled += 1
-                await self.limiter.pause(channel, exc.retry_after)
+                await self.limiter.pause(channel, max(exc.retry_after, self.config.min_pause_seconds))
                 written = await self._not_sent(campaign_id, c, started, holder, "429")
                 if written is None:
                     return None
@@ -446,13 +473,12 @@ class Settler:
             self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), FLUSH_EVERY)
             self._wake.clear()
             await self._flush()
-            if self._closing:
-                return
+        await self._flush()  # what was added while the last flush was running
 
     async def close(self) -> None:
         """Write everything collected; returns once it is in the database."""

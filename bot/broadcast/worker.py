@@ -94,6 +94,8 @@ async def build_app(
 async def _startup(ctx: dict[str, Any]) -> None:
     app = await build_app(ctx["settings"], ctx["config"], ctx["redis"])
     app.stop = ctx["stop"]
+    for port in app.engine.ports.values():
+        await port.warm_up()
     ctx["broadcast"] = app
     log.info("broadcast worker %s ready (channels: %s)", app.name, ", ".join(app.engine.ports) or "none")
 
