@@ -66,7 +66,7 @@ def _aliases() -> set[str]:
 
 
 def _healthchecked(service: dict[str, Any]) -> bool:
-    check = service.get("healthcheck")
+    check = service.get("healthcheck") or {}
     return bool(check) and not check.get("disable", False)
 
 
