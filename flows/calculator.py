@@ -9,6 +9,7 @@ from typing import Any
 
 from flows import intents, pricing
 from flows.choices import choose
+from flows.registration_slots import job_family
 from flows.turn import Turn
 
 NAME = "calculator"
@@ -22,7 +23,7 @@ TEXTS = (
     "calculator.guess_button",
     "calculator.job_line",
 )
-DATA = ("vocab.job_words", "occupations.occupations")
+DATA = ("vocab.job_families", "occupations.occupations")
 PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
 
@@ -95,14 +96,13 @@ def _whose(t: Turn) -> tuple[list[str], str | None, str]:
     somebody else's job; otherwise an occupation said earlier in the chat."""
     occupations = [str(o) for o in t.msg.values("occupation") if str(o) in t.table.sectors]
     if not occupations:
-        words = set(t.msg.norm.split())
-        named = {
-            str(sector) for sector, jobs in t.content.data("vocab.job_words").items() if words & set(jobs)
-        }
-        if len(named) == 1:
-            sector = named.pop()
-            return [_example(t, sector)], sector, ""
-        if named:
+        family = job_family(t, t.msg)
+        if family is not None:
+            kinds = t.content.data("vocab.job_families")[family]["options"]
+            sectors = {t.table.sectors.get(str(k), "other") for k in kinds}
+            if len(sectors) == 1:
+                sector = sectors.pop()
+                return [_example(t, sector)], sector, ""
             return [], None, ""
         occupations = [str(o) for o in t.known.get("occupations") or [] if str(o) in t.table.sectors]
     if not occupations:

@@ -37,6 +37,7 @@ TEXTS = (
     "registration.ask_phone_own",
     "registration.own_phone_button",
     "registration.date_recheck",
+    "registration.other_jobs_button",
     *(s.question for s in SLOTS),
     *(
         f"registration.{r}"
@@ -45,7 +46,7 @@ TEXTS = (
             "date_women",
             *("date_mismatch", "too_old", "too_young", "phone_invalid", "city_invalid", "occupation_invalid"),
             *("occupation_too_many", "income_invalid", "income_unit", "income_below", "income_too_high"),
-            *("period_invalid", "package_invalid"),
+            *("period_invalid", "package_invalid", "occupation_all", "ask_occupations_family"),
         )
     ),
 )
@@ -58,6 +59,8 @@ DATA = (
     "vocab.period_phrases",
     "vocab.edit_verbs",
     "vocab.edit_fields",
+    "vocab.job_families",
+    "vocab.confirm",
     "occupations.occupations",
 )
 BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
@@ -92,6 +95,16 @@ def start(t: Turn) -> None:
 def on_message(t: Turn) -> bool:
     """Handle a message while the form waits; False when it is a question for the engine to answer."""
     msg, step = t.msg, t.step
+    words = set(msg.norm.split())
+    if (
+        step == "confirm"
+        and words & t.content.words("vocab.confirm")
+        and not words & t.content.words("vocab.without")  # "jangan kirim dulu"
+        and not t.question_like()
+    ):
+        # "ok daftarkan" under the summary is the "Ya, daftarkan" button; a bare "daftar" is not (it is
+        # more likely the first message sent twice).
+        return _on_confirm(t, yes=True)
     if step in ("consent", "confirm", "edit") and msg.is_intent("register"):
         ask(t, t.text("registration.in_progress"))
         return True
@@ -158,8 +171,8 @@ def _consent(t: Turn) -> bool:
     return True
 
 
-def _on_confirm(t: Turn) -> bool:
-    if t.msg_is_yes:
+def _on_confirm(t: Turn, yes: bool = False) -> bool:
+    if yes or t.msg_is_yes:
         registration_submit.submit(t)
     elif t.msg_is_no or t.msg.choice == "edit":
         t.goto("edit")
@@ -240,6 +253,8 @@ def ask(t: Turn, prefix: str | None = None) -> None:
         slot = BY_NAME[step]
         key = "registration.ask_phone_own" if step == "phone" and t.ctx.phone else slot.question
         values = registration_submit.question_values(t, step)
+        if step == "occupations" and t.data.get("job_family"):
+            key, values = "registration.ask_occupations_family", {"family": t.data["job_family"]}
         reply = Reply(t.text(key, **values), slot.buttons(t) if slot.buttons else ())
     t.add(Reply(f"{prefix}\n\n{reply.text}" if prefix else reply.text, reply.buttons))
 

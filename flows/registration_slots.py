@@ -39,8 +39,30 @@ class Slot:
         return f"registration.ask_{self.name}"
 
 
+OTHER_JOBS = "other_jobs"  # the "Lainnya" button under a narrowed occupation list
+
+
 def occupation_list(t: Turn) -> list[dict[str, str]]:
     return [dict(o) for o in t.content.data("occupations.occupations")]
+
+
+def job_family(t: Turn, msg: Msg) -> str | None:
+    """The family of a job word the occupation list cannot pin down ("pedagang", "driver"): a key of
+    vocab.job_families; None when the message names none, or more than one."""
+    words = set(msg.norm.split())
+    families: dict[str, dict[str, list[str]]] = t.content.data("vocab.job_families")
+    named = [name for name, family in families.items() if words & {str(w) for w in family["words"]}]
+    return str(named[0]) if len(named) == 1 else None
+
+
+def offered_occupations(t: Turn) -> list[dict[str, str]]:
+    """The occupations the question offers: the volunteered family's kinds, else the whole list."""
+    family = t.data.get("job_family")
+    everything = occupation_list(t)
+    if not family:
+        return everything
+    kinds = [str(v) for v in t.content.data("vocab.job_families")[family]["options"]]
+    return [o for value in kinds for o in everything if o["value"] == value]
 
 
 # ---- extractors ------------------------------------------------------------------------------------------
@@ -57,7 +79,7 @@ def _nik(t: Turn, msg: Msg) -> Extracted:
 
 
 def _birth_date(t: Turn, msg: Msg) -> Extracted:
-    value = msg.value("date")
+    value = msg.value("date") or validators.compact_date(msg.text, t.today)
     if value is None:
         if not re.search(r"\d", msg.text):
             return None
@@ -91,7 +113,7 @@ def _city(t: Turn, msg: Msg) -> Extracted:
 
 def _occupations(t: Turn, msg: Msg) -> Extracted:
     known = {o["value"] for o in occupation_list(t)}
-    offered = [(o["title"], choose(o["value"])) for o in occupation_list(t)]
+    offered = [(b.title, b.payload) for b in _occupation_buttons(t)]  # numbers as the buttons show them
     values: list[str] = []
     if msg.choice:
         values = [msg.choice]
@@ -99,6 +121,9 @@ def _occupations(t: Turn, msg: Msg) -> Extracted:
         picked = choices.resolve_many(msg.text, offered, limit=validators.MAX_OCCUPATIONS + 1) or []
         values = [str((parse_payload(p) or ("", {}))[1].get("value")) for p in picked]
         values = values or [str(v) for v in msg.values("occupation")]
+    if OTHER_JOBS in values and t.data.get("job_family"):
+        t.data.pop("job_family")  # "Lainnya": the whole list next
+        return Invalid("occupation_all")
     if not values:
         return Invalid("occupation_invalid") if re.fullmatch(r"[\d\s,.]+", msg.text.strip()) else None
     result = validators.occupations(values, known)
@@ -155,7 +180,10 @@ def _phone_buttons(t: Turn) -> tuple[Button, ...]:
 
 
 def _occupation_buttons(t: Turn) -> tuple[Button, ...]:
-    return tuple(Button(o["title"], choose(o["value"])) for o in occupation_list(t))
+    buttons = [Button(o["title"], choose(o["value"])) for o in offered_occupations(t)]
+    if t.data.get("job_family"):
+        buttons.append(t.button("registration.other_jobs_button", choose(OTHER_JOBS)))
+    return tuple(buttons)
 
 
 def package_amounts(t: Turn) -> dict[str, int]:
@@ -196,6 +224,10 @@ def harvest(t: Turn, msg: Msg) -> None:
         if name not in d and not isinstance(value, Invalid):
             stored = getattr(value, "nik", value)
             d[name] = list(stored) if isinstance(stored, tuple) else stored
+    if "occupations" not in d and not msg.values("occupation") and "job_family" not in d:
+        family = job_family(t, msg)  # "sy pedagang mau daftar": only the kinds of pedagang are offered
+        if family:
+            d["job_family"] = family
     if msg.value("date") and "birth_date" not in d:
         born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
         if not isinstance(born, Invalid):

@@ -9,7 +9,7 @@ import hashlib
 import re
 from datetime import date
 
-from flows import intents
+from flows import intents, validators
 from flows.masking import mask_kpj, mask_name
 from flows.turn import Turn
 from nlu.entities.kpj import parse_kpj
@@ -106,7 +106,7 @@ def _take_id(t: Turn) -> str | None:
 
 
 def _take_date(t: Turn) -> bool:
-    value = t.msg.value("date")
+    value = t.msg.value("date") or validators.compact_date(t.msg.text, t.today)
     if not value:
         return False
     try:

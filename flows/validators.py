@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from nlu.entities.date import expand_year
 from nlu.entities.nik import NikInfo, NikProblem, parse_nik
 from nlu.entities.nik import validate as validate_nik
 from nlu.entities.phone import to_e164
@@ -69,6 +70,19 @@ def nik(text: str, entity: str | None, today: date) -> NikInfo | Invalid:
             return Invalid("nik_date")
         return Invalid("nik_invalid")
     return checked
+
+
+def compact_date(text: str, today: date) -> str | None:
+    """ "02081990" or "020890" (day, month, year without separators, as some people type a birth date) as
+    an ISO date; None for anything else or an impossible date."""
+    digits = text.strip()
+    if not re.fullmatch(r"\d{6}|\d{8}", digits):
+        return None
+    year = expand_year(digits[4:], today.year)
+    try:
+        return date(year, int(digits[2:4]), int(digits[:2])).isoformat()
+    except ValueError:
+        return None
 
 
 def agrees_with_nik(birth: date, nik_digits: str) -> bool:

@@ -201,3 +201,64 @@ def test_lanjutkan_after_menu_resumes_the_form(chat: Chat) -> None:
     assert "tetap tersimpan" in chat.text
     chat.say("lanjutkan", "affirm")
     assert chat.text == "Berapa NIK Anda? (16 digit, ada di KTP)" and chat.state["flow"] == "registration"
+
+
+def test_a_birth_date_typed_without_separators(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("05061990")  # the NLU finds no date in eight bare digits
+    assert "Nomor HP" in chat.text and chat.state["data"]["birth_date"] == "1990-06-05"
+
+
+def test_a_status_check_with_a_birth_date_without_separators(chat: Chat, services: FakeServices) -> None:
+    chat.say("cek status", "check_status")
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("050690")
+    assert "Data tidak cocok" in chat.text and services.membership.lookups == 1
+
+
+def test_a_volunteered_job_word_narrows_the_occupation_question(chat: Chat) -> None:
+    """ "sy pedagang mau daftar, nik ...": the occupation question offers the kinds of pedagang only."""
+    chat.say(f"sy pedagang mau daftar, nik {NIK}", "register", entities=[("nik", NIK)])
+    chat.say("ya", "affirm")
+    chat.say("Siti Aminah")
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
+    chat.say("kab. garut")
+    assert chat.text.startswith("Anda pedagang apa?")
+    assert chat.buttons == [
+        "Pedagang pasar",
+        "Pedagang keliling / PKL",
+        "Pedagang warung / toko",
+        "Pedagang online",
+        "Lainnya",
+    ]
+    chat.say("2")
+    assert chat.state["data"]["occupations"] == ["pedagang keliling"]
+
+
+def test_lainnya_shows_the_whole_occupation_list(chat: Chat) -> None:
+    chat.say("daftar, sy driver", "register")
+    chat.say("ya", "affirm")
+    chat.say("Agus Salim")
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
+    chat.say("bandung")
+    assert chat.buttons == ["Ojol (ojek online)", "Ojek pangkalan", "Sopir", "Kurir", "Lainnya"]
+    chat.say("5")
+    assert len(chat.buttons) == 25 and chat.text.startswith("Ini semua pilihannya")
+    chat.say("9")
+    assert chat.state["data"]["occupations"] == ["petani"]
+
+
+def test_daftarkan_under_the_summary_confirms(chat: Chat, services: FakeServices) -> None:
+    fill_all(chat)
+    chat.say("ok daftarkan", "register", 0.9)
+    assert "Pendaftaran terkirim" in chat.text and len(services.membership.applications) == 1
+
+
+def test_jangan_kirim_dulu_under_the_summary_does_not_confirm(chat: Chat, services: FakeServices) -> None:
+    fill_all(chat)
+    chat.say("jangan kirim dulu")
+    assert "Pendaftaran terkirim" not in chat.text and not services.membership.applications
