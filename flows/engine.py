@@ -81,7 +81,14 @@ BUTTONS = ("resume",)
 # Escapes honoured in any state: vocab list -> intent (STOP first: it must win over everything).
 ESCAPES = {"stop": "unsubscribe", "cancel": "cancel", "menu": "menu", "help": "help", "restart": "restart"}
 FLOWS = {registration.NAME: registration, status.NAME: status, calculator.NAME: calculator}
-PENDING = {"resume": registration.on_resume_answer, "erase": privacy.on_answer}
+PENDING = {
+    "resume": registration.on_resume_answer,
+    "erase": privacy.on_answer,
+    "cancel": registration.on_cancel_answer,
+}
+# A registration is cancelled at once on the exact words (vocab.cancel) or a model this sure; below, the
+# user is asked first. Real cancels ("gak jadi daftar", "ora sido") score about 1.0.
+SURE_CANCEL = 0.9
 # Messages that ask for nothing in particular (answered with the menu, or a resume offer when one is due).
 SMALL_TALK = frozenset({"greet", "start", "affirm", "deny", "thanks", "out_of_scope"})
 
@@ -189,9 +196,14 @@ class Engine:
         # The exact words first, then the NLU: "ulang" is restart even when the model reads it as cancel
         # (which would throw the whole draft away).
         kind = next((k for k in ESCAPES if msg.norm in t.content.words(f"vocab.{k}")), None)
+        guessed = kind is None
         kind = kind or next((k for k, intent in ESCAPES.items() if msg.is_intent(intent)), None)
         if kind is None:
             return None
+        if kind == "cancel" and guessed and in_form and msg.confidence < SURE_CANCEL:
+            # Throwing a draft away on a guess ("yg tadi itu" reads as cancel at 0.65): ask first.
+            registration.confirm_cancel(t)
+            return False
         open_question = t.pending
         t.set_pending(None)  # an escape closes any open yes/no question
         if kind == "stop":

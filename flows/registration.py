@@ -15,7 +15,7 @@ import hashlib
 from datetime import date
 
 from flows import intents, registration_submit, validators
-from flows.registration_slots import BY_NAME, SLOTS, harvest
+from flows.registration_slots import BY_NAME, SLOTS, harvest, occupation_list
 from flows.replies import Reply
 from flows.turn import Turn
 from flows.validators import Invalid
@@ -31,6 +31,7 @@ TEXTS = (
     "registration.not_understood",
     "registration.in_progress",
     "registration.cancelled",
+    "registration.cancel_confirm",
     "registration.restarted",
     "registration.resume_returning",
     "registration.resume_later",
@@ -63,7 +64,7 @@ DATA = (
     "vocab.confirm",
     "occupations.occupations",
 )
-BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
+BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income", "cancel_confirm")
 
 
 def start(t: Turn) -> None:
@@ -112,8 +113,7 @@ def on_message(t: Turn) -> bool:
         return _consent(t)
     field = registration_submit.edit_request(t)
     if field is not None and (step in ("confirm", "edit") or field in t.data):
-        registration_submit.clear_for_edit(t, field)
-        ask(t)
+        edit(t, field, with_value=msg.choice is None)
         return True
     if step == "confirm":
         return _on_confirm(t)
@@ -189,13 +189,41 @@ def _on_edit(t: Turn) -> bool:
     if t.msg.choice == "summary" or t.msg_is_no:
         registration_submit.summary(t)
     elif field is not None:
-        registration_submit.clear_for_edit(t, field)
-        ask(t)
+        edit(t, field, with_value=False)
     elif t.msg.is_intent(*intents.INTERRUPTING):
         return False
     else:
         ask(t)
     return True
+
+
+# Fields whose new value may come in the same message as the request to change them ("ubah penghasilan
+# jadi 3 juta"). Not the free-text ones: "ganti nama jadi Budi" is no name.
+EDIT_WITH_VALUE = frozenset({"nik", "birth_date", "phone", "income", "package", "period"})
+
+
+def edit(t: Turn, field: str, *, with_value: bool) -> None:
+    """Change one answer: cleared, then taken from the same message when it carries the new value, else
+    asked again. An answer the form still lacks from an earlier change comes first (the summary returns
+    once every answer is there)."""
+    registration_submit.clear_for_edit(t, field)
+    value = None
+    if with_value and field in EDIT_WITH_VALUE:
+        value = BY_NAME[field].extract(t, t.msg)
+    elif with_value and field == "occupations" and t.msg.values("occupation"):
+        known = {o["value"] for o in occupation_list(t)}
+        value = validators.occupations([str(v) for v in t.msg.values("occupation")], known)
+        value = value if isinstance(value, Invalid) else list(value)
+    if value is not None and not isinstance(value, Invalid):
+        remark = accept(t, field, value)
+        t.data["echo"] = t.msg.norm
+        advance(t, remark)
+        return
+    t.goto(next(s.name for s in SLOTS if s.name not in t.data))
+    if isinstance(value, Invalid) and t.step == field:
+        _invalid(t, value)
+    else:
+        ask(t)
 
 
 def _invalid(t: Turn, problem: Invalid) -> None:
@@ -280,6 +308,24 @@ def cancel(t: Turn) -> None:
     t.emit("registration.stopped", draft_id=t.data.get("draft_id"), reason="cancelled")
     t.end()
     t.say("registration.cancelled", "menu")
+
+
+def confirm_cancel(t: Turn) -> None:
+    """Ask before throwing the draft away (the message only looked like a cancel)."""
+    t.set_pending("cancel")
+    t.say("registration.cancel_confirm", "cancel_confirm")
+
+
+def on_cancel_answer(t: Turn) -> bool:
+    """The answer to "Batalkan pendaftaran?" (pending "cancel"); False for anything else, which the form
+    then reads as an answer to its own question."""
+    if t.msg_is_yes:
+        cancel(t)
+        return True
+    if t.msg_is_no:
+        ask(t)
+        return True
+    return False
 
 
 def restart(t: Turn) -> None:

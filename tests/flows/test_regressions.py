@@ -262,3 +262,46 @@ def test_jangan_kirim_dulu_under_the_summary_does_not_confirm(chat: Chat, servic
     fill_all(chat)
     chat.say("jangan kirim dulu")
     assert "Pendaftaran terkirim" not in chat.text and not services.membership.applications
+
+
+def test_a_second_change_before_the_first_is_answered_does_not_break_the_form(chat: Chat) -> None:
+    """ "ubah penghasilan" then "ganti program": the package question needs the income (it shows the
+    amounts), so the income is asked first. It crashed the turn (KeyError) before."""
+    fill_all(chat)
+    chat.say("ubah penghasilan")
+    chat.say("ganti program")
+    assert chat.text.startswith("Berapa rata-rata penghasilan")
+    chat.say("3 juta", entities=[("amount", 3_000_000)])
+    assert "Pilih program" in chat.text
+    chat.say("1")
+    assert "Cek lagi data Anda" in chat.text and "Rp3.000.000" in chat.text
+
+
+def test_a_change_with_its_new_value_in_the_same_message(chat: Chat) -> None:
+    fill_all(chat)
+    chat.say("ubah penghasilan jadi 3 juta", entities=[("amount", 3_000_000)])
+    assert "Cek lagi data Anda" in chat.text and "Penghasilan: Rp3.000.000/bulan" in chat.text
+
+
+def test_a_name_change_never_takes_the_request_for_the_name(chat: Chat) -> None:
+    fill_all(chat)
+    chat.say("ganti nama jadi budi")
+    assert chat.text == "Siapa nama lengkap Anda? Tulis sesuai KTP ya."
+
+
+def test_a_guessed_cancel_mid_form_is_confirmed_before_the_draft_is_thrown_away(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("yg tadi itu", "cancel", 0.65, low=False)
+    assert chat.text == "Mau membatalkan pendaftaran? Isian Anda akan dihapus."
+    assert chat.buttons == ["Ya, batalkan", "Tidak, lanjut daftar"] and chat.state["flow"] == "registration"
+    chat.say("2")
+    assert chat.text == "Berapa NIK Anda? (16 digit, ada di KTP)"
+    chat.say("gak jadi daftar", "cancel", 0.99)  # sure: at once
+    assert "dibatalkan" in chat.text and chat.state.get("flow") is None
+
+
+def test_yes_to_the_cancel_question_cancels(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("males ah ga jadi", "cancel", 0.72, low=False)
+    chat.say("iya", "affirm")
+    assert "dibatalkan" in chat.text and "registration.stopped" in chat.event_types()
