@@ -84,7 +84,8 @@ def find(normalized: Normalized, folded: str) -> list[Candidate]:
         if before in _FOREIGN or after in _FOREIGN or surfaces[first - 1 : first] == ["$"]:
             i = last + 1
             continue
-        value = int(span.value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        # to_integral_value, not quantize: quantize raises past 28 significant digits ("9" * 40 juta)
+        value = int(span.value.to_integral_value(rounding=ROUND_HALF_UP))
         if value > 0 and _is_amount(
             span.value, currency, span.scaled, texts, span.first, span.last, before, after
         ):

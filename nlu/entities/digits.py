@@ -62,12 +62,24 @@ def exact_spans(groups: tuple[Group, ...], length: int) -> Iterator[tuple[int, i
 
 
 def longest_spans(
-    groups: tuple[Group, ...], accept: Callable[[tuple[Group, ...]], bool]
+    groups: tuple[Group, ...],
+    accept: Callable[[tuple[Group, ...]], bool],
+    max_digits: int | None = None,
 ) -> Iterator[tuple[int, int]]:
-    """(i, j) for the longest groups[i..j] that `accept` takes, from each group on; never overlapping."""
+    """(i, j) for the longest groups[i..j] that `accept` takes, from each group on; never overlapping.
+
+    `max_digits` bounds the spans tried: without it a run of n groups costs n² calls of `accept` (a
+    message of a thousand "0 " groups took seconds), with it at most `max_digits` calls per group."""
     i = 0
     while i < len(groups):
-        for j in range(len(groups) - 1, i - 1, -1):
+        last, total = i, 0
+        while max_digits is not None and last < len(groups):
+            total += len(groups[last].digits)
+            if total > max_digits:
+                break
+            last += 1
+        top = last - 1 if max_digits is not None else len(groups) - 1
+        for j in range(top, i - 1, -1):
             if accept(groups[i : j + 1]):
                 yield i, j
                 i = j + 1

@@ -62,7 +62,7 @@ def find(folded: str) -> list[Candidate]:
     """Every valid Indonesian phone number in `folded`, as E.164."""
     found = []
     for groups in digits.runs(folded):
-        for i, j in digits.longest_spans(groups, _accept):
+        for i, j in digits.longest_spans(groups, _accept, _MAX_DIGITS):
             value = to_e164("".join(g.text for g in groups[i : j + 1]))
             assert value is not None
             found.append(Candidate("phone", value, groups[i].start, groups[j].end))
