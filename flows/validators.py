@@ -148,7 +148,7 @@ def income(amount: Any, minimum: int) -> int | Invalid:
     """Declared monthly income in rupiah, at least the minimum income base."""
     try:
         value = int(amount)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a typed payload can carry 1e999 (inf)
         return Invalid("income_invalid")
     if value <= 0:
         return Invalid("income_invalid")
@@ -165,6 +165,6 @@ def income(amount: Any, minimum: int) -> int | Invalid:
 def period(months: Any) -> int | Invalid:
     try:
         value = int(months)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a typed payload can carry 1e999 (inf)
         return Invalid("period_invalid")
     return value if value in PERIODS else Invalid("period_invalid")

@@ -9,6 +9,7 @@ Failures are logged with the exception type only: never the user's text.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -83,4 +84,32 @@ def _checked(body: Any, text: str) -> dict[str, Any]:
     body.setdefault("text", text)
     body.setdefault("entities", [])
     body.setdefault("intent_ranking", [{"name": intent["name"], "confidence": intent.get("confidence", 1.0)}])
+    # The flows read these fields without further checks: an answer of another shape (a proxy's error
+    # page in JSON, another server at RASA_URL) must fall back rather than fail the turn.
+    if not _is_number(intent.get("confidence", 1.0)):
+        raise RasaUnusableAnswer("the intent's confidence is not a number")
+    entities, ranking = body["entities"], body["intent_ranking"]
+    if not isinstance(entities, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("entity"), str) for e in entities
+    ):
+        raise RasaUnusableAnswer("the entities are not a list of entities")
+    if not isinstance(ranking, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("name"), str) and _is_number(r.get("confidence", 0.0))
+        for r in ranking
+    ):
+        raise RasaUnusableAnswer("the intent ranking is not a list of intents")
+    if not isinstance(body.get("fallback", {}), dict):
+        raise RasaUnusableAnswer("the fallback verdict is not an object")
     return body
+
+
+def _is_number(value: Any) -> bool:
+    """None (the flows read it as 0) or a finite number that fits a float."""
+    if value is None:
+        return True
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int past 1e308
+        return False
