@@ -191,6 +191,10 @@ class Engine:
         msg = t.msg
         in_form = t.flow == registration.NAME
         if msg.norm in t.content.words("vocab.erase") or msg.is_intent("delete_my_data"):
+            exact = msg.norm in t.content.words("vocab.erase")
+            if not exact and t.pending != "erase" and not privacy.asks_to_erase(t):
+                privacy.about(t)  # "data sy aman ga?" is a question about the data, not a request
+                return in_form
             privacy.start(t)  # asked again while its question is open: that is a yes
             return False
         # The exact words first, then the NLU: "ulang" is restart even when the model reads it as cancel

@@ -22,6 +22,7 @@ TEXTS = (
     "menu.deny_idle",
     "menu.nothing_to_cancel",
     "menu.cancelled",
+    "menu.cancelled_quiet",
 )
 BUTTONS = ("menu", "help")
 DATA = ("vocab.honorifics",)
@@ -84,4 +85,7 @@ def nothing_to_cancel(t: Turn) -> None:
 
 
 def cancelled(t: Turn) -> None:
-    t.say("menu.cancelled", "menu")
+    """A flow other than the registration was cancelled; when a parked registration is about to be
+    offered ("Lanjut pendaftaran?"), no second question before it."""
+    offer_due = t.parked is not None and t.parked.get("offer")
+    t.say("menu.cancelled_quiet" if offer_due else "menu.cancelled", "menu")

@@ -8,6 +8,7 @@ Payloads are parsed here, not by the NLU, so a numbered answer needs no second N
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -71,8 +72,21 @@ def parse_payload(payload: str) -> tuple[str, dict[str, Any]] | None:
             return None
         if not isinstance(loaded, dict):
             return None
-        entities = loaded
+        entities = {k: v for k, v in ((k, _entity_value(v)) for k, v in loaded.items()) if v is not None}
     return match.group(1), entities
+
+
+def _entity_value(value: Any) -> str | None:
+    """A payload value as the flows read it: a string, like every button the bot offers. Users can type a
+    payload by hand, so a number becomes its digits and anything else (a list, an object, null, 1e999)
+    is dropped rather than reaching a validator that expects text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(value)
+    return None
 
 
 def from_payload(text: str, payload: str) -> Msg | None:

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from flows.turn import Turn
 
-TEXTS = ("privacy.confirm", "privacy.done", "privacy.kept")
+TEXTS = ("privacy.confirm", "privacy.done", "privacy.kept", "privacy.about")
+DATA = ("vocab.erase_verbs",)
 BUTTONS = ("erase_confirm", "menu")
+
+
+def asks_to_erase(t: Turn) -> bool:
+    """Whether a message the model reads as "delete my data" names the act (hapus, cabut, tarik...): a
+    question about the data ("data sy aman ga?") must not lead to an erasure a careless "ya" confirms."""
+    return bool(set(t.msg.norm.split()) & t.content.words("vocab.erase_verbs"))
+
+
+def about(t: Turn) -> None:
+    """What happens to the data, and how to have it erased (from the consent text's promises)."""
+    t.say("privacy.about", "menu", days=t.draft_days)
 
 
 def start(t: Turn) -> None:

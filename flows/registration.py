@@ -11,6 +11,7 @@ engine, which answers it and offers to resume ("Lanjut pendaftaran?"). Values vo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import date
 
@@ -370,4 +371,23 @@ def on_resume_answer(t: Turn) -> bool:
             t.parked["offer"] = None
         t.say("registration.resume_later", "menu", days=t.draft_days)
         return True
-    return False
+    return _answers_parked(t)
+
+
+def _answers_parked(t: Turn) -> bool:
+    """Instead of "ya", the answer to the question the parked form was waiting for ("Berapa NIK Anda?" -
+    "3201..."): that is a yes too, and the answer is taken. Only for slots whose answers cannot be
+    mistaken for something else (not a name or a city)."""
+    parked = t.parked
+    slot = BY_NAME.get(str(parked["step"])) if parked is not None else None
+    if parked is None or slot is None or slot.free_text:
+        return False
+    saved = copy.deepcopy(t.state)
+    t.state.pop("parked")
+    t.begin(NAME, parked["step"], parked["data"])
+    value = slot.extract(t, t.msg)  # read against the draft's own answers (the NIK for a birth date)
+    if value is None or isinstance(value, Invalid):
+        t.state.clear()
+        t.state.update(saved)
+        return False
+    return on_message(t)

@@ -124,6 +124,11 @@ def _occupations(t: Turn, msg: Msg) -> Extracted:
     if OTHER_JOBS in values and t.data.get("job_family"):
         t.data.pop("job_family")  # "Lainnya": the whole list next
         return Invalid("occupation_all")
+    family = None if values else job_family(t, msg)
+    if family is not None and family != t.data.get("job_family"):
+        # "jualan sayur di pasar": not one occupation, but the kinds of pedagang are a short list to offer
+        t.data["job_family"] = family
+        return Invalid("ask_occupations_family", {"family": family})
     if not values:
         return Invalid("occupation_invalid") if re.fullmatch(r"[\d\s,.]+", msg.text.strip()) else None
     result = validators.occupations(values, known)

@@ -305,3 +305,61 @@ def test_yes_to_the_cancel_question_cancels(chat: Chat) -> None:
     chat.say("males ah ga jadi", "cancel", 0.72, low=False)
     chat.say("iya", "affirm")
     assert "dibatalkan" in chat.text and "registration.stopped" in chat.event_types()
+
+
+def test_answering_the_parked_question_instead_of_ya_resumes_the_form(chat: Chat) -> None:
+    """After a question that started another flow, "Lanjut pendaftaran?" is often ignored and the NIK
+    typed straight away: it was asked "Nomor ini untuk apa?" before."""
+    to_nik_step(chat)
+    chat.say("cek status dulu", "check_status")
+    chat.say("eh ga jadi", "cancel")
+    assert chat.text.endswith("Lanjut pendaftaran?")
+    chat.say(NIK, "register", 0.34, entities=[("nik", NIK)], low=False)
+    assert chat.text == "Tanggal lahir Anda? Contoh: 17-08-1990"
+    assert chat.state["flow"] == "registration" and chat.state["data"]["nik"] == NIK
+
+
+def test_an_unrelated_message_after_the_resume_question_keeps_the_draft_parked(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("cek status dulu", "check_status")
+    chat.say("eh ga jadi", "cancel")
+    chat.say("makasih", "thanks")
+    assert "Sama-sama" in chat.text and chat.state["parked"]["step"] == "nik"
+
+
+def test_a_job_word_at_the_occupation_question_narrows_it(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
+    chat.say("jakarta timur")
+    chat.say("jualan sayur di pasar")  # no occupation entity
+    assert chat.text.startswith("Anda pedagang apa?") and chat.buttons[-1] == "Lainnya"
+    chat.say("1")
+    assert chat.state["data"]["occupations"] == ["pedagang pasar"]
+
+
+def test_a_question_about_data_safety_is_answered_not_taken_for_an_erasure(chat: Chat) -> None:
+    chat.say("data sy aman ga?", "delete_my_data", 0.85)
+    assert "hanya dipakai untuk mendaftarkan" in chat.text and "HAPUS DATA" in chat.text
+    assert chat.state.get("pending") is None
+    chat.say("ya", "affirm")
+    assert "erase" not in chat.event_types()
+
+
+def test_a_data_safety_question_mid_form_offers_to_resume(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("aman ga kasih nik disini?", "delete_my_data", 0.61, low=False)
+    assert "hanya dipakai" in chat.text and chat.text.endswith("Lanjut pendaftaran?")
+
+
+def test_hapus_data_is_still_an_erasure_request(chat: Chat) -> None:
+    chat.say("tolong hapus data pribadi sy", "delete_my_data")
+    assert "Mau hapus data Anda" in chat.text and chat.state["pending"] == "erase"
+
+
+def test_cancelling_a_status_check_mid_form_asks_only_whether_to_resume(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("cek status dulu", "check_status")
+    chat.say("ga jadi", "cancel")
+    assert chat.text == "Oke, sudah dibatalkan.\nLanjut pendaftaran?"
