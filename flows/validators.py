@@ -27,6 +27,11 @@ _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ .'\-][^\W\d_]*)*$")
 _CITY_CHARS = re.compile(r"^[^\W\d_]+(?:[ .'\-()/]+[^\W\d_]*)*$")
 
 
+def _numeric(text: str) -> bool:
+    """True when `text` holds a number character that the regexes' \\w lets through: "²", "¼", "①"."""
+    return any(unicodedata.category(ch).startswith("N") for ch in text)
+
+
 @dataclass(frozen=True)
 class Invalid:
     reason: str  # content key under "registration."
@@ -43,7 +48,7 @@ def full_name(text: str, prefixes: frozenset[str], not_name_words: frozenset[str
             name = name[len(prefix) :].strip(" ,.:")
             break
     words = name.split()
-    if not words or len(words) > 7 or len(name) > 60 or not _NAME_CHARS.match(name):
+    if not words or len(words) > 7 or len(name) > 60 or not _NAME_CHARS.match(name) or _numeric(name):
         return Invalid("name_invalid")
     if sum(ch.isalpha() for ch in name) < 3 or any(w.lower().strip(".") in not_name_words for w in words):
         return Invalid("name_invalid")
@@ -127,7 +132,7 @@ def city(text: str, prefixes: frozenset[str]) -> str | Invalid:
         if lowered.startswith(prefix + " "):
             name = name[len(prefix) :].strip(" ,.:")
             break
-    if not 3 <= len(name) <= 40 or len(name.split()) > 5 or not _CITY_CHARS.match(name):
+    if not 3 <= len(name) <= 40 or len(name.split()) > 5 or not _CITY_CHARS.match(name) or _numeric(name):
         return Invalid("city_invalid")
     if name.islower() or name.isupper():
         name = " ".join(w[:1].upper() + w[1:].lower() for w in name.split())

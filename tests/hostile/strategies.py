@@ -8,6 +8,7 @@ hypothesis settings.
 
 from __future__ import annotations
 
+import json
 import os
 
 from hypothesis import HealthCheck, settings
@@ -152,3 +153,39 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=6,
 )
+
+
+PAYLOAD_INTENTS = (
+    "affirm",
+    "deny",
+    "register",
+    "check_status",
+    "choose",
+    "inform",
+    "unsubscribe",
+    "delete_my_data",
+)
+
+ENTITY_NAMES = st.sampled_from(["value", "nik", "kpj", "phone", "date", "amount", "program", "occupation"])
+
+
+@st.composite
+def typed_payloads(draw: st.DrawFn) -> str:
+    """What a user can type that looks like a button payload: `/intent`, `/intent@0.3`, `/intent{json}`."""
+    intent = draw(
+        st.one_of(
+            st.sampled_from(PAYLOAD_INTENTS), st.from_regex(r"[a-z_]{1,12}", fullmatch=True), HOSTILE_TEXT
+        )
+    )
+    confidence = draw(st.one_of(st.just(""), st.from_regex(r"@[0-9.]{0,6}", fullmatch=True)))
+    body = draw(
+        st.one_of(
+            st.just(""),
+            st.dictionaries(st.one_of(ENTITY_NAMES, st.text(max_size=8)), JSON_VALUES, max_size=3).map(
+                json.dumps
+            ),
+            HOSTILE_TEXT.map(lambda s: "{" + s + "}"),
+        )
+    )
+    space = draw(st.sampled_from(["", " ", "\n "]))
+    return f"{space}/{intent}{confidence}{body}{space}"
