@@ -43,9 +43,16 @@ def conditions(audience: Audience) -> list[ColumnElement[bool]]:
 
 def _linked_registrations() -> ColumnElement[bool]:
     """Registrations belonging to the subscriber of the enclosing query (correlated)."""
-    phone = select(Conversation.phone_bidx).where(Conversation.id == Subscriber.conversation_id)
-    submitted = select(Event.data["registration_number"].as_string()).where(
-        Event.conversation_id == Subscriber.conversation_id, Event.type == "registration.submitted"
+    # correlated to the outer query's subscriber explicitly: they sit two levels down, inside EXISTS
+    phone = (
+        select(Conversation.phone_bidx)
+        .where(Conversation.id == Subscriber.conversation_id)
+        .correlate(Subscriber)
+    )
+    submitted = (
+        select(Event.data["registration_number"].as_string())
+        .where(Event.conversation_id == Subscriber.conversation_id, Event.type == "registration.submitted")
+        .correlate(Subscriber)
     )
     return or_(
         Registration.phone_bidx == phone.scalar_subquery(),
@@ -55,17 +62,17 @@ def _linked_registrations() -> ColumnElement[bool]:
 
 def _registration_is(value: str) -> ColumnElement[bool]:
     linked = _linked_registrations()
-    any_registration = exists(select(Registration.id).where(linked))
+    any_registration = exists(select(Registration.id).where(linked).correlate(Subscriber))
     started = exists(
-        select(Event.id).where(
-            Event.conversation_id == Subscriber.conversation_id, Event.type == "registration.started"
-        )
+        select(Event.id)
+        .where(Event.conversation_id == Subscriber.conversation_id, Event.type == "registration.started")
+        .correlate(Subscriber)
     )
     if value == "none":
         return and_(not_(any_registration), not_(started))
     if value == "started":
         return and_(not_(any_registration), started)
-    return exists(select(Registration.id).where(linked, Registration.state == value))
+    return exists(select(Registration.id).where(linked, Registration.state == value).correlate(Subscriber))
 
 
 def count(session: Session, audience: Audience) -> dict[str, int]:
@@ -96,8 +103,9 @@ def plan_chunk(
         literal(now, UtcDateTime()),
     ).where(*where, Subscriber.id > after, Subscriber.id <= upper)
     columns = ["campaign_id", "subscriber_id", "channel", "status", "attempts", "created_at", "updated_at"]
-    statement = insert_ignoring_duplicates(session, Delivery).from_select(columns, rows)
-    result: Any = session.execute(statement)
+    statement = insert_ignoring_duplicates(session, Delivery.__table__).from_select(columns, rows)
+    # an INSERT's rowcount is only kept on request (SQLAlchemy 2); ON CONFLICT makes it "rows added"
+    result: Any = session.connection().execute(statement.execution_options(preserve_rowcount=True))
     return max(0, int(result.rowcount or 0)), int(upper)
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -96,13 +96,13 @@ async def arq_redis(prefix: str) -> AsyncIterator[ArqRedis]:
 @pytest.fixture
 def telegram() -> Iterator[BroadcastTelegramAPI]:
     with BroadcastTelegramAPI() as api:
-        yield api  # type: ignore[misc]
+        yield api
 
 
 @pytest.fixture
 def twilio() -> Iterator[BroadcastTwilioAPI]:
     with BroadcastTwilioAPI() as api:
-        yield api  # type: ignore[misc]
+        yield api
 
 
 def fake_settings(

@@ -54,7 +54,11 @@ class _Server(ThreadingHTTPServer):
 def _serve(api: Any, handler_base: type, name: str) -> None:
     handler = type("Handler", (handler_base,), {"api": api, "disable_nagle_algorithm": True})
     api._server = _Server(("127.0.0.1", 0), handler)
-    api._thread = threading.Thread(target=api._server.serve_forever, name=name, daemon=True)
+    server = api._server
+    # a short poll interval: close() (server.shutdown) waits for it, and tests start many servers
+    api._thread = threading.Thread(
+        target=lambda: server.serve_forever(poll_interval=0.05), name=name, daemon=True
+    )
     api._thread.start()
 
 
@@ -69,6 +73,9 @@ class BroadcastTelegramAPI(FakeTelegramAPI):
     def start(self) -> BroadcastTelegramAPI:
         _serve(self, telegram_api._Handler, "fake-telegram")
         return self
+
+    def __enter__(self) -> BroadcastTelegramAPI:
+        return self.start()
 
     def _take_failure(self, method: str, params: dict[str, Any]) -> Any:
         failure = super()._take_failure(method, params)
@@ -95,6 +102,9 @@ class BroadcastTwilioAPI(FakeTwilioAPI):
     def start(self) -> BroadcastTwilioAPI:
         _serve(self, twilio_api._Handler, "fake-twilio")
         return self
+
+    def __enter__(self) -> BroadcastTwilioAPI:
+        return self.start()
 
     def _answer(
         self, method: str, path: str, auth: str | None, params: dict[str, Any]
