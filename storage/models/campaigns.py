@@ -36,6 +36,13 @@ class Campaign(Base):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # added by migration 0004 (bot/broadcast): the optional image and button, the template's variables
+    # ("1" -> "{nama}"), and when planning wrote a delivery row for every recipient
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    button_title: Mapped[str | None] = mapped_column(String(40))
+    button_payload: Mapped[str | None] = mapped_column(String(64))
+    template_variables: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    planned_at: Mapped[datetime | None]
 
 
 class Delivery(Base):
@@ -44,11 +51,14 @@ class Delivery(Base):
         UniqueConstraint("campaign_id", "subscriber_id"),
         CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
         Index(None, "campaign_id", "status"),
+        Index(None, "campaign_id", "channel", "status", "id"),  # claiming in id order, per channel
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))  # the subscriber's, copied at planning
+    next_attempt_at: Mapped[datetime | None]  # after a transient failure: not before then
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
