@@ -24,7 +24,7 @@ MAX_INCOME = 1_000_000_000  # sanity bound: above this a typo is far likelier th
 PERIODS = (1, 2, 3, 6, 12)
 MAX_OCCUPATIONS = 2
 _NAME_CHARS = re.compile(r"^[^\W\d_]+(?:[ .'\-][^\W\d_]*)*$")
-_CITY_CHARS = re.compile(r"^[^\W\d_]+(?:[ .'\-()/]+[^\W\d_]*)*$")
+_CITY_CHARS = re.compile(r"^[^\W\d_]+(?:[ .,'\-()/]+[^\W\d_]*)*$")
 
 
 def _numeric(text: str) -> bool:
@@ -61,6 +61,13 @@ def nik(text: str, entity: str | None, today: date) -> NikInfo | Invalid:
     """A NIK from the nik entity or the whole answer; 15 or 17 digits get a reason that says so."""
     candidate = entity or parse_nik(text)
     if candidate is None:
+        compact = re.sub(r"[\s.\-]", "", text)
+        if (
+            len(compact) == 16
+            and re.fullmatch(r"[0-9OoIl]+", compact)
+            and sum(c.isdigit() for c in compact) >= 12
+        ):
+            return Invalid("nik_letters")  # "3201O115...": the letter O for a zero
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 8 and len(digits) != 16 and re.fullmatch(r"[\d\s.\-]+", text.strip()):
             return Invalid("nik_length", {"digits": len(digits)})

@@ -363,3 +363,18 @@ def test_cancelling_a_status_check_mid_form_asks_only_whether_to_resume(chat: Ch
     chat.say("cek status dulu", "check_status")
     chat.say("ga jadi", "cancel")
     assert chat.text == "Oke, sudah dibatalkan.\nLanjut pendaftaran?"
+
+
+def test_a_nik_with_the_letter_o_for_a_zero_is_explained(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("3201O11505900003")
+    assert "NIK hanya berisi angka" in chat.text and chat.state["step"] == "nik"
+
+
+def test_a_city_with_its_province_after_a_comma(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
+    chat.say("bekasi, jawa barat")
+    assert chat.state["data"]["city"] == "Bekasi, Jawa Barat" and "pekerjaan" in chat.text
