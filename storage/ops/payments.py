@@ -88,7 +88,10 @@ def mark_paid(
     with db.transaction() as session:
         member = _member_for(session, db, reference)
         before = member.status
-        period = protection_after_payment(member.protected_from, member.protected_until, months, paid_on)
+        first_due = member.next_due_date if member.status == "awaiting_payment" else None
+        period = protection_after_payment(
+            member.protected_from, member.protected_until, months, paid_on, first_due=first_due
+        )
         member.status = "active"
         member.protected_from = period.protected_from
         member.protected_until = period.protected_until

@@ -114,13 +114,24 @@ class Protection:
 
 
 def protection_after_payment(
-    protected_from: date | None, protected_until: date | None, months: int, paid_on: date
+    protected_from: date | None,
+    protected_until: date | None,
+    months: int,
+    paid_on: date,
+    *,
+    first_due: date | None = None,
 ) -> Protection:
-    """The protection period after `months` contributions paid on `paid_on` (see the module's rules)."""
+    """The protection period after `months` contributions paid on `paid_on` (see the module's rules).
+
+    `first_due` is a new registration's first due date: one made after the 15th starts with the next
+    month's contribution (what the chat told the person), so a first payment covers from the payment day
+    through that month, not only the rest of the current one."""
     if months <= 0:
         raise ValueError("months must be positive")
     if protected_until is None or protected_from is None or lapsed(protected_until, paid_on):
         start, first_month = paid_on, paid_on
+        if protected_until is None and first_due is not None and first_due.replace(day=1) > paid_on:
+            first_month = first_due
     else:
         start, first_month = protected_from, add_months(month_end(protected_until), 1)
     until = month_end(add_months(first_month.replace(day=1), months - 1))

@@ -38,6 +38,19 @@ def test_first_payment_protects_from_the_payment_day_through_the_paid_months() -
     )
 
 
+def test_a_registration_after_the_15th_is_paid_from_its_first_contribution_month() -> None:
+    # registered 21 Nov: the chat said "mulai Desember", due 15 Dec; paid 22 Nov for one month
+    p = protection_after_payment(None, None, 1, date(2026, 11, 22), first_due=date(2026, 12, 15))
+    assert (p.protected_from, p.protected_until, p.next_due_date) == (
+        date(2026, 11, 22),
+        date(2026, 12, 31),
+        date(2027, 1, 15),
+    )
+    # registered before the 15th: the first contribution month is the current one
+    p = protection_after_payment(None, None, 1, date(2026, 11, 10), first_due=date(2026, 11, 15))
+    assert (p.protected_until, p.next_due_date) == (date(2026, 11, 30), date(2026, 12, 15))
+
+
 def test_a_later_payment_continues_after_the_last_paid_month() -> None:
     p = protection_after_payment(
         date(2025, 6, 2), date(2026, 1, 31), 1, date(2026, 3, 10)
