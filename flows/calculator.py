@@ -11,6 +11,7 @@ from flows import intents, pricing
 from flows.choices import choose
 from flows.registration_slots import job_family
 from flows.turn import Turn
+from nlu.entities.amount import MAX_AMOUNT
 
 NAME = "calculator"
 TEXTS = (
@@ -28,10 +29,20 @@ PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
 
 
+def _income(value: Any) -> int | None:
+    """An income from an entity, a payload or typed digits; None when it is no usable number (a hand-typed
+    `/ask_contribution{"amount": "abc"}`, 2,000 digits in a row)."""
+    try:
+        income = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return income if 0 < income <= MAX_AMOUNT else None
+
+
 def start(t: Turn) -> None:
-    amount = t.msg.value("amount")
+    amount = _income(t.msg.value("amount"))
     if amount is not None:
-        answer(t, int(amount))
+        answer(t, amount)
         return
     t.begin(NAME, "income")
     t.say("calculator.ask_income", entry=t.rp(pricing.entry_price(t)))
@@ -43,17 +54,21 @@ def on_message(t: Turn) -> bool:
     amount: Any = msg.value("amount")
     guess = t.data.get("guess")
     if msg.choice and msg.choice.isdigit():
-        amount = int(msg.choice)
+        amount = msg.choice
     elif guess and t.msg_is_yes:  # "Maksud Anda Rp2.000.000?" - "iya"
-        amount = int(guess)
+        amount = guess
     if amount is None and re.fullmatch(r"\s*\d+\s*", msg.text):
-        amount = int(msg.text)
+        amount = msg.text
     if amount is None:
         if msg.is_intent(*intents.INTERRUPTING) or not re.search(r"\d", msg.text):
             return False
         t.say("calculator.income_invalid")
         return True
-    answer(t, int(amount))
+    income = _income(amount)
+    if income is None:
+        t.say("calculator.income_invalid")
+        return True
+    answer(t, income)
     return True
 
 

@@ -6,8 +6,8 @@ A turn, in order:
    and offered for resumption;
 2. the message: an offered button (by number, words or payload, flows.choices), a typed payload, or the
    NLU parse (flows.message);
-3. global escapes, in any state: STOP, batal, menu, bantuan, ulang, delete my data;
-4. a pending yes/no question (resume the form? erase my data?);
+3. global escapes, in any state: STOP, batal, menu, bantuan, ulang, delete my data (flows.escapes);
+4. a pending yes/no question (resume the form? erase my data? cancel the form?);
 5. the flow waiting for an answer; if the message is a question instead, it is answered below and the
    registration form offers to resume ("Lanjut pendaftaran?");
 6. routing by intent; unclear messages get a clarifying question, then the menu;
@@ -26,6 +26,7 @@ from typing import Any, get_args
 from flows import (
     benefits,
     calculator,
+    escapes,
     fallback,
     handoff,
     intents,
@@ -33,6 +34,7 @@ from flows import (
     pricing,
     privacy,
     registration,
+    registration_pause,
     registration_submit,
     status,
     subscription,
@@ -50,25 +52,20 @@ __all__ = ["Engine", "FlowServices", "TurnContext", "TurnResult"]
 MODULES: tuple[ModuleType, ...] = (
     benefits,
     calculator,
+    escapes,
     fallback,
     handoff,
     menu,
     pricing,
     privacy,
     registration,
+    registration_pause,
     registration_submit,
     status,
     subscription,
 )
 TEXTS = ("engine.resume_ask",)
 DATA = (
-    "vocab.stop",
-    "vocab.erase",
-    "vocab.cancel",
-    "vocab.menu",
-    "vocab.help",
-    "vocab.restart",
-    "vocab.resume",
     "vocab.yes",
     "vocab.no",
     "vocab.question",
@@ -78,19 +75,12 @@ DATA = (
     "labels.programs",
 )
 BUTTONS = ("resume",)
-# Escapes honoured in any state: vocab list -> intent (STOP first: it must win over everything).
-ESCAPES = {"stop": "unsubscribe", "cancel": "cancel", "menu": "menu", "help": "help", "restart": "restart"}
 FLOWS = {registration.NAME: registration, status.NAME: status, calculator.NAME: calculator}
 PENDING = {
-    "resume": registration.on_resume_answer,
+    "resume": registration_pause.on_resume_answer,
     "erase": privacy.on_answer,
-    "cancel": registration.on_cancel_answer,
+    "cancel": registration_pause.on_cancel_answer,
 }
-# A registration is cancelled at once on the exact words (vocab.cancel) or a model this sure; below, the
-# user is asked first. Real cancels ("gak jadi daftar", "ora sido") score about 1.0.
-SURE_CANCEL = 0.9
-# Messages that ask for nothing in particular (answered with the menu, or a resume offer when one is due).
-SMALL_TALK = frozenset({"greet", "start", "affirm", "deny", "thanks", "out_of_scope"})
 
 
 class Engine:
@@ -154,7 +144,7 @@ class Engine:
     def _expire(self, t: Turn) -> None:
         t.emit("session.expired", flow=t.flow)
         if t.flow == registration.NAME and "consent_id" in t.data:
-            registration.park(t, offer="returning")
+            registration_pause.park(t, offer="returning")
         elif t.flow == registration.NAME:
             t.emit("registration.stopped", draft_id=t.data.get("draft_id"), reason="expired")
         t.end()
@@ -169,7 +159,7 @@ class Engine:
 
     def _route(self, t: Turn, clarified: bool, just_submitted: bool) -> bool:
         """Handle the message; True when it interrupted the registration form (a question mid-form)."""
-        escaped = self._escape(t)
+        escaped = escapes.handle(t, FLOWS)
         if escaped is not None:
             return escaped
         pending = t.pending
@@ -186,73 +176,6 @@ class Engine:
         self._dispatch(t, clarified, just_submitted)
         return in_form and t.flow == registration.NAME
 
-    def _escape(self, t: Turn) -> bool | None:
-        """The global escapes: None when the message is none, else whether it interrupted the form."""
-        msg = t.msg
-        in_form = t.flow == registration.NAME
-        if msg.norm in t.content.words("vocab.erase") or msg.is_intent("delete_my_data"):
-            exact = msg.norm in t.content.words("vocab.erase")
-            if not exact and t.pending != "erase" and not privacy.asks_to_erase(t):
-                privacy.about(t)  # "data sy aman ga?" is a question about the data, not a request
-                return in_form
-            privacy.start(t)  # asked again while its question is open: that is a yes
-            return False
-        # The exact words first, then the NLU: "ulang" is restart even when the model reads it as cancel
-        # (which would throw the whole draft away).
-        kind = next((k for k in ESCAPES if msg.norm in t.content.words(f"vocab.{k}")), None)
-        guessed = kind is None
-        kind = kind or next((k for k, intent in ESCAPES.items() if msg.is_intent(intent)), None)
-        if kind is None:
-            return None
-        if kind == "cancel" and guessed and in_form and msg.confidence < SURE_CANCEL:
-            # Throwing a draft away on a guess ("yg tadi itu" reads as cancel at 0.65): ask first.
-            registration.confirm_cancel(t)
-            return False
-        open_question = t.pending
-        t.set_pending(None)  # an escape closes any open yes/no question
-        if kind == "stop":
-            subscription.opt_out(t)
-            return in_form
-        if kind == "cancel" and open_question == "erase":
-            privacy.keep(t)  # "gak jadi" to "hapus data?" is a no, not a cancel of something else
-        elif kind == "cancel":
-            self._cancel(t)
-        elif kind == "menu":
-            if in_form:
-                registration.park(t, offer=None)
-            t.end()
-            menu.menu(t)
-        elif kind == "help":
-            menu.help_in_form(t) if in_form else menu.help_(t)
-        else:
-            self._restart(t)
-        return False
-
-    def _cancel(self, t: Turn) -> None:
-        t.set_pending(None)
-        if t.flow == registration.NAME:
-            registration.cancel(t)
-        elif t.flow is not None:
-            t.end()
-            menu.cancelled(t)
-        elif t.parked is not None:
-            t.emit("registration.stopped", draft_id=t.parked["data"].get("draft_id"), reason="cancelled")
-            t.state.pop("parked")
-            t.say("registration.cancelled", "menu")
-        else:
-            menu.nothing_to_cancel(t)
-
-    def _restart(self, t: Turn) -> None:
-        flow = t.flow
-        t.set_pending(None)
-        if flow == registration.NAME:
-            registration.restart(t)
-        elif flow in FLOWS:
-            t.end()
-            FLOWS[flow].start(t)
-        else:
-            menu.menu(t)
-
     def _dispatch(self, t: Turn, clarified: bool, just_submitted: bool) -> None:
         msg = t.msg
         intent = msg.intent
@@ -261,15 +184,7 @@ class Engine:
             # reason to start a form with it. Ask, carrying the number along.
             fallback.by_entities(t)
             return
-        if t.parked is not None and msg.norm in t.content.words("vocab.resume"):
-            registration.unpark(t)  # "lanjutkan" after MENU: the menu text promised the form is kept
-            return
-        returning = t.parked is not None and t.parked.get("offer") == "returning"
-        if returning and (not msg.confident or intent in SMALL_TALK):
-            # Back after a pause: the one thing to ask is whether to go on with the unfinished form
-            # (asked by _close); a greeting gets a short welcome back, not a second question.
-            if intent in ("greet", "start"):
-                menu.welcome_back(t)
+        if registration_pause.before_routing(t):
             return
         if not msg.confident:
             if not fallback.by_entities(t):
@@ -278,7 +193,7 @@ class Engine:
         starts = {"ask_contribution": calculator, "register": registration, "check_status": status}
         if intent in starts:
             if t.flow == registration.NAME and intent != "register":
-                registration.park(t, offer="interrupted")
+                registration_pause.park(t, offer="interrupted")
             starts[intent].start(t)
         elif intent in intents.INFO:
             benefits.answer(t, intent)

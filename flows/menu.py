@@ -10,7 +10,6 @@ from flows.turn import Turn
 TEXTS = (
     "menu.welcome",
     "menu.welcome_name",
-    "menu.welcome_back",
     "menu.menu",
     "menu.menu_parked",
     "menu.help",
@@ -44,11 +43,6 @@ def welcome(t: Turn) -> None:
         t.say("menu.welcome_name", "menu", name=name.capitalize(), price=price)
     else:
         t.say("menu.welcome", "menu", price=price)
-
-
-def welcome_back(t: Turn) -> None:
-    """A greeting after a pause, when an unfinished registration is about to be offered."""
-    t.say("menu.welcome_back")
 
 
 def menu(t: Turn) -> None:
