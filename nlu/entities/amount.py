@@ -24,7 +24,11 @@ from nlu.entities.candidate import Candidate
 from nlu.entities.numbers import is_digits, read_number
 from nlu.normalize import Normalized, Token
 
-__all__ = ["find"]
+__all__ = ["MAX_AMOUNT", "find"]
+
+# A thousand trillion rupiah: no income or contribution comes near it, and longer digit strings ("9" * 40
+# after "Rp") are noise that would overflow the decimal arithmetic of the contribution tables.
+MAX_AMOUNT = 10**15
 
 
 def _words(text: str) -> frozenset[str]:
@@ -86,7 +90,7 @@ def find(normalized: Normalized, folded: str) -> list[Candidate]:
             continue
         # to_integral_value, not quantize: quantize raises past 28 significant digits ("9" * 40 juta)
         value = int(span.value.to_integral_value(rounding=ROUND_HALF_UP))
-        if value > 0 and _is_amount(
+        if 0 < value <= MAX_AMOUNT and _is_amount(
             span.value, currency, span.scaled, texts, span.first, span.last, before, after
         ):
             found.append(Candidate("amount", value, toks[first].start, toks[last].end))

@@ -79,6 +79,8 @@ def _turn(engine: Engine, nlu: BuiltinNLU, state: dict[str, object], text: str, 
 @example("registration@0", ['/register{"amount": -1e999, "occupation": null, "phone": 6281234567890}'])
 @example("status@birth_date", ['/inform{"date": "9999-99-99"}', '/inform{"date": 19900605}'])
 @example("registration@2", ["{{7*7}} {nama} %s ${x}", "'; DROP TABLE members; --"])
+@example("calculator", ["9" * 2000, '/ask_contribution{"amount": "abc"}'])
+@example("registration@0", ["Rp " + "9" * 40, "iuran kalau gaji 999999999999999999999999999999 triliun"])
 def test_no_message_breaks_a_turn(nlu: BuiltinNLU, scenario: str, messages: list[str]) -> None:
     engine = Engine(FakeServices())
     state: dict[str, object] = {}
