@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from calendar import monthrange
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from bot.cli import cli
 from bot.clock import now_wib
 from bot.settings import Settings
 from flows.contribution import first_contribution_month, period_total
+from flows.fmt import add_months
 from storage.models import Consent, Event, Member, Registration
 from storage.schema import upgrade
 
@@ -170,7 +172,10 @@ def test_registration_status_and_mark_paid(env: dict[str, str], monkeypatch: pyt
             assert session.scalars(select(Registration.state)).one() == "active"
             member = session.scalars(select(Member)).one()
             assert member.status == "active" and member.protected_until is not None
-            assert member.protected_until >= _today() + timedelta(days=59)  # three months paid from today
+            # The three months paid are the ones the chat priced: from the first contribution month (this
+            # month up to the 15th, else the next one) to the end of the third.
+            last = add_months(first_contribution_month(_today()), 2)
+            assert member.protected_until == date(last.year, last.month, monthrange(last.year, last.month)[1])
 
 
 def _today() -> date:
