@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,6 +156,24 @@ def live_app(tmp: Path, **overrides: Any) -> Iterator[LiveApp]:
                 yield live
         finally:
             root.removeHandler(collect)
+
+
+_LOGIN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def console_client(live: LiveApp, role: str) -> TestClient:
+    """A browser of its own (own cookies), signed in to the console as the account named `role`."""
+    # https: PUBLIC_URL is https, so the console sets Secure cookies that plain http would not send back
+    client = TestClient(live.app, base_url="https://testserver", follow_redirects=False)
+    page = client.get("/admin/login")
+    found = _LOGIN_FIELD.search(page.text)
+    assert found, page.text[:300]
+    response = client.post(
+        "/admin/login",
+        data={"username": role, "password": STAFF_PASSWORD, "csrf_token": found[1], "next": "/admin"},
+    )
+    assert response.status_code == 303, response.text[:300]
+    return client
 
 
 def random_sender() -> str:
