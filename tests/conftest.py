@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import pytest
+
+# Hypothesis imports its patch writer (libcst) while reporting a failure; the machine's libcst warns at import
+# under warnings-as-errors, which turned a failing property test into a pytest INTERNALERROR that stopped the
+# whole run. Import it once here, quietly, so a failure is reported like any other.
+with warnings.catch_warnings(), contextlib.suppress(ImportError):  # no libcst: nothing to pre-import
+    warnings.simplefilter("ignore")
+    import hypothesis.extra._patching  # noqa: F401
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
