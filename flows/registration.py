@@ -41,6 +41,7 @@ TEXTS = (
         for r in (
             *("name_invalid", "nik_length", "nik_province", "nik_date", "nik_invalid", "date_invalid"),
             "nik_letters",
+            "income_range",
             "date_women",
             *("date_mismatch", "too_old", "too_young", "phone_invalid", "city_invalid", "occupation_invalid"),
             *("occupation_too_many", "income_invalid", "income_unit", "income_below", "income_too_high"),

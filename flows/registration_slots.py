@@ -55,6 +55,21 @@ def job_family(t: Turn, msg: Msg) -> str | None:
     return str(named[0]) if len(named) == 1 else None
 
 
+def _kind_named(t: Turn, msg: Msg, family: str) -> str | None:
+    """The one kind of `family` whose title has a word of the message other than the family's own words
+    ("dagang sayur keliling" -> "pedagang keliling"); None when no kind, or several, fit."""
+    spec = t.content.data("vocab.job_families")[family]
+    generic = {str(w) for w in spec["words"]} | {family}
+    words = set(msg.norm.split()) - generic
+    titles = {o["value"]: o["title"] for o in occupation_list(t)}
+    fits = [
+        str(kind)
+        for kind in spec["options"]
+        if words & (set(choices.normalize(titles.get(str(kind), "")).split()) - generic)
+    ]
+    return fits[0] if len(fits) == 1 else None
+
+
 def offered_occupations(t: Turn) -> list[dict[str, str]]:
     """The occupations the question offers: the volunteered family's kinds, else the whole list."""
     family = t.data.get("job_family")
@@ -125,10 +140,14 @@ def _occupations(t: Turn, msg: Msg) -> Extracted:
         t.data.pop("job_family")  # "Lainnya": the whole list next
         return Invalid("occupation_all")
     family = None if values else job_family(t, msg)
-    if family is not None and family != t.data.get("job_family"):
-        # "jualan sayur di pasar": not one occupation, but the kinds of pedagang are a short list to offer
-        t.data["job_family"] = family
-        return Invalid("ask_occupations_family", {"family": family})
+    if family is not None:
+        kind = _kind_named(t, msg, family)  # "dagang sayur keliling": the word "keliling" picks the kind
+        if kind is not None:
+            values = [kind]
+        elif family != t.data.get("job_family"):
+            # "jualan sayur": not one occupation, but the kinds of pedagang are a short list to offer
+            t.data["job_family"] = family
+            return Invalid("ask_occupations_family", {"family": family})
     if not values:
         return Invalid("occupation_invalid") if re.fullmatch(r"[\d\s,.]+", msg.text.strip()) else None
     result = validators.occupations(values, known)
@@ -136,6 +155,8 @@ def _occupations(t: Turn, msg: Msg) -> Extracted:
 
 
 def _income(t: Turn, msg: Msg) -> Extracted:
+    if len({str(a) for a in msg.values("amount")}) > 1 and not msg.choice:
+        return Invalid("income_range")  # "kadang 1 juta kadang 3 juta": ask for the average, not the first
     amount = msg.choice if msg.choice and msg.choice.isdigit() else msg.value("amount")
     if amount is None:
         if re.fullmatch(r"\s*\d+\s*", msg.text):
@@ -223,7 +244,7 @@ def harvest(t: Turn, msg: Msg) -> None:
     if msg.values("occupation"):
         known = {o["value"] for o in t.content.data("occupations.occupations")}
         candidates["occupations"] = validators.occupations([str(v) for v in msg.values("occupation")], known)
-    if msg.value("amount") is not None:
+    if len({str(a) for a in msg.values("amount")}) == 1:
         candidates["income"] = validators.income(msg.value("amount"), t.table.minimum_base)
     for name, value in candidates.items():
         if name not in d and not isinstance(value, Invalid):

@@ -42,11 +42,13 @@ def full_name(text: str, prefixes: frozenset[str], not_name_words: frozenset[str
     """A legal name as typed (letters, spaces, . ' -), 2-7 words or one word of 3+ letters. "nama saya X"
     style prefixes are dropped; a text with words that never occur in names ("mau", "berapa") is refused."""
     name = " ".join(unicodedata.normalize("NFC", text).split()).strip(" ,.")
-    lowered = name.lower()
-    for prefix in sorted(prefixes, key=len, reverse=True):
-        if lowered.startswith(prefix + " "):
-            name = name[len(prefix) :].strip(" ,.:")
+    longest_first = sorted(prefixes, key=len, reverse=True)
+    for _ in range(3):  # "nama lengkap sy Siti": "nama lengkap", then "sy"
+        lowered = name.lower()
+        prefix = next((p for p in longest_first if lowered.startswith(p + " ")), None)
+        if prefix is None:
             break
+        name = name[len(prefix) :].strip(" ,.:")
     words = name.split()
     if not words or len(words) > 7 or len(name) > 60 or not _NAME_CHARS.match(name) or _numeric(name):
         return Invalid("name_invalid")

@@ -333,7 +333,7 @@ def test_a_job_word_at_the_occupation_question_narrows_it(chat: Chat) -> None:
     chat.say("5 juni 1990", entities=[BORN])
     chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
     chat.say("jakarta timur")
-    chat.say("jualan sayur di pasar")  # no occupation entity
+    chat.say("jualan sayur")  # no occupation entity, and no word that names the kind
     assert chat.text.startswith("Anda pedagang apa?") and chat.buttons[-1] == "Lainnya"
     chat.say("1")
     assert chat.state["data"]["occupations"] == ["pedagang pasar"]
@@ -378,3 +378,28 @@ def test_a_city_with_its_province_after_a_comma(chat: Chat) -> None:
     chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
     chat.say("bekasi, jawa barat")
     assert chat.state["data"]["city"] == "Bekasi, Jawa Barat" and "pekerjaan" in chat.text
+
+
+def test_a_name_after_two_leading_phrases(chat: Chat) -> None:
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say("Nama lengkap sy Siti Rahayu")
+    assert chat.state["data"]["full_name"] == "Siti Rahayu"
+
+
+def test_a_word_of_the_job_picks_the_kind_directly(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812 1234 5678", entities=[("phone", "+6281212345678")])
+    chat.say("kab. bandung barat")
+    chat.say("dagang sayur keliling")
+    assert chat.state["data"]["occupations"] == ["pedagang keliling"] and "penghasilan" in chat.text
+
+
+def test_an_income_given_as_a_range_asks_for_the_average(chat: Chat) -> None:
+    fill_all_until_income(chat)
+    chat.say("kadang 1 juta kadang 3 juta", entities=[("amount", 1_000_000), ("amount", 3_000_000)])
+    assert "rata-ratanya" in chat.text and "income" not in chat.state["data"]
+    chat.say("rata2 2 juta lah", entities=[("amount", 2_000_000)])
+    assert chat.state["data"]["income"] == 2_000_000
