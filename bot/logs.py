@@ -27,6 +27,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+ACCESS_LOGGER = "uvicorn.access"
+
+
 def redact(text: str) -> str:
     for pattern, mask in _PATTERNS:
         text = pattern.sub(mask, text)
@@ -35,6 +38,11 @@ def redact(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
+            # uvicorn's access formatter unpacks the arguments themselves (client, method, path, HTTP
+            # version, status): redact each text argument and keep the tuple, or every request line fails.
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not take logging down
@@ -55,7 +63,7 @@ def install_redaction() -> None:
     previous = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = previous(*args, **kwargs)  # type: ignore[arg-type]
+        record = previous(*args, **kwargs)
         RedactingFilter().filter(record)
         return record
 

@@ -59,6 +59,7 @@ class Runtime:
         store = make_session_store(settings, prefix=settings.redis_prefix)
         membership = make_membership_backend(settings, db=db)
         nlu = NLU.from_settings(settings)
+        nlu.parse("halo")  # load (or, on a new machine, train) the model now, not on a user's first message
         engine = Engine(
             FlowServicesImpl(membership, store),
             idle_minutes=settings.session_idle_minutes,
@@ -74,6 +75,7 @@ class Runtime:
             sealer=db.vault,
             clock=clock,
             session_ttl_seconds=settings.session_ttl_days * 86_400,
+            lock_seconds=settings.conversation_lock_seconds,
         )
         closers: list[Callable[[], Any]] = [nlu.close, db.dispose]
         for obj in (store, membership):
