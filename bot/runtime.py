@@ -57,7 +57,7 @@ class Runtime:
         clock = clock or now_wib
         db = open_database(settings)
         store = make_session_store(settings, prefix=settings.redis_prefix)
-        membership = make_membership_backend(settings, db=db)
+        membership = make_membership_backend(settings, db=db, clock=clock)
         nlu = NLU.from_settings(settings)
         nlu.parse("halo")  # load (or, on a new machine, train) the model now, not on a user's first message
         engine = Engine(

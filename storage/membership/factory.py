@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from storage.membership.base import MembershipBackend
@@ -11,7 +13,9 @@ if TYPE_CHECKING:
     from storage.db import Database
 
 
-def make_membership_backend(settings: Settings, *, db: Database | None = None) -> MembershipBackend:
+def make_membership_backend(
+    settings: Settings, *, db: Database | None = None, clock: Callable[[], datetime] | None = None
+) -> MembershipBackend:
     """`sql`: the project's own tables in `db` (opened from DATABASE_URL when not given).
     `http`: the membership API at MEMBERSHIP_API_URL with MEMBERSHIP_API_TOKEN, each call timed out after
     MEMBERSHIP_API_TIMEOUT seconds. Raises ValueError naming the missing setting."""
@@ -34,4 +38,4 @@ def make_membership_backend(settings: Settings, *, db: Database | None = None) -
         from storage.db import open_database
 
         db = open_database(settings)
-    return SqlMembershipBackend(db)
+    return SqlMembershipBackend(db, clock=clock) if clock is not None else SqlMembershipBackend(db)
