@@ -62,6 +62,9 @@ def make_bot(settings: Settings, *, pool_size: int = 32) -> Bot:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     # httpx logs every request URL at INFO, and a Bot API URL holds the bot token.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    # At DEBUG the Bot logs every call's parameters and answer: the texts, which carry names and birth dates.
+    for name in ("telegram.Bot", "telegram.ext.ExtBot"):
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger(name).level))
     base = settings.telegram_api_url.rstrip("/")
     file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file"
     request = HTTPXRequest(
