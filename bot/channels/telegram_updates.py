@@ -24,42 +24,13 @@ from datetime import datetime
 from telegram import Chat, ChatMemberBanned, Message, Update, User
 
 from bot.messages import InboundMessage
+from nlu.intents import INTENTS as contract_intents
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = {"start": "/start", "menu": "/menu", "bantuan": "/help", "help": "/help", "stop": "/unsubscribe"}
 # Intent names (shared/contract.md §1): "/subscribe" typed is that intent's payload, as a button would send.
-INTENTS = frozenset(
-    [
-        "greet",
-        "goodbye",
-        "thanks",
-        "affirm",
-        "deny",
-        "cancel",
-        "help",
-        "human_handoff",
-        "ask_programs",
-        "ask_jkk",
-        "ask_jkm",
-        "ask_jht",
-        "ask_jp",
-        "ask_jkp",
-        "ask_contribution",
-        "ask_eligibility",
-        "ask_requirements",
-        "register",
-        "check_status",
-        "ask_payment",
-        "ask_claim",
-        "ask_office",
-        "subscribe",
-        "unsubscribe",
-        "delete_my_data",
-        "bpjs_kesehatan",
-        "out_of_scope",
-    ]
-)
+INTENTS = frozenset(contract_intents)
 NON_TEXT = (
     "sticker",
     "photo",

@@ -312,3 +312,9 @@ def test_checker_catches_bad_annotations() -> None:
     assert entity_value_problem(Entity("phone", "x", "+62 813 1234 5678"), occupations) is None
     assert entity_value_problem(Entity("phone", "x", "021 555 1234"), occupations)
     assert parse_example("f", "i", "Makasih, MIN!").key == parse_example("f", "i", "makasih min").key
+
+
+def test_the_code_knows_the_contract_intents() -> None:
+    from nlu.intents import INTENTS
+
+    assert INTENTS == CONTRACT_INTENTS
