@@ -163,7 +163,7 @@ def live_app(tmp: Path, **overrides: Any) -> Iterator[LiveApp]:
 _LOGIN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def console_client(live: LiveApp, role: str) -> TestClient:
+def console_client(live: LiveApp, role: str, password: str = STAFF_PASSWORD) -> TestClient:
     """A browser of its own (own cookies), signed in to the console as the account named `role`."""
     # https: PUBLIC_URL is https, so the console sets Secure cookies that plain http would not send back
     client = TestClient(live.app, base_url="https://testserver", follow_redirects=False)
@@ -172,7 +172,7 @@ def console_client(live: LiveApp, role: str) -> TestClient:
     assert found, page.text[:300]
     response = client.post(
         "/admin/login",
-        data={"username": role, "password": STAFF_PASSWORD, "csrf_token": found[1], "next": "/admin"},
+        data={"username": role, "password": password, "csrf_token": found[1], "next": "/admin"},
     )
     assert response.status_code == 303, response.text[:300]
     return client
