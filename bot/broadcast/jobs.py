@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -32,7 +33,8 @@ from bot.broadcast.locks import SlotLock
 from bot.broadcast.model import CHANNELS, InvalidTransition
 from bot.broadcast.planner import Planner
 from bot.broadcast.queue import BroadcastQueue
-from bot.broadcast.sending import Engine, Holder, SliceEnd
+from bot.broadcast.sending import Engine, SliceEnd
+from bot.broadcast.settling import Holder
 from storage.models import Delivery
 
 log = logging.getLogger(__name__)
@@ -83,9 +85,11 @@ async def broadcast_slice(ctx: dict[str, Any], campaign_id: int, channel: str, s
             await beat
     if end.kind in ("again", "quiet"):
         successor = await app.queue.new_id("slice", campaign_id, channel, slot)
-        wait = 0.0 if end.resume_at is None else max(0.0, (end.resume_at - engine.clock()).total_seconds())
-        await lock.hand_over(successor, engine.config.lock_seconds + wait)
-        await app.queue.slice(campaign_id, channel, slot, job_id=successor, defer_until=end.resume_at)
+        # arq defers in real time, whatever clock the engine was given
+        wait = 0.0 if end.resume_at is None else (end.resume_at - datetime.now(UTC)).total_seconds()
+        defer_until = end.resume_at if wait > 0 else None
+        await lock.hand_over(successor, engine.config.lock_seconds + max(0.0, wait))
+        await app.queue.slice(campaign_id, channel, slot, job_id=successor, defer_until=defer_until)
     else:
         await lock.release()
         if end.kind == "done":

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import redis
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from bot.broadcast.config import BroadcastConfig, load_broadcast_config
@@ -59,14 +59,22 @@ def data_key() -> str:
     return generate_key()
 
 
+@pytest.fixture(scope="session")
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    engine = make_engine(pg_url, pool_size=8)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def db(pg_url: str, data_key: str) -> Iterator[Database]:
-    database = Database(make_engine(pg_url, pool_size=8), Vault(parse_keys(data_key)))
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with database.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    yield database
-    database.dispose()
+def db(pg_engine: Engine, data_key: str) -> Database:
+    """The session's database, emptied (DELETE: on tables this small, far quicker than TRUNCATE), with
+    campaign ids starting at 1 again."""
+    with pg_engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('campaigns', 'id'), 1, false)"))
+    return Database(pg_engine, Vault(parse_keys(data_key)))
 
 
 @pytest.fixture
@@ -93,16 +101,30 @@ async def arq_redis(prefix: str) -> AsyncIterator[ArqRedis]:
     await pool.aclose()  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def telegram() -> Iterator[BroadcastTelegramAPI]:
+@pytest.fixture(scope="session")
+def telegram_server() -> Iterator[BroadcastTelegramAPI]:
     with BroadcastTelegramAPI() as api:
         yield api
 
 
-@pytest.fixture
-def twilio() -> Iterator[BroadcastTwilioAPI]:
+@pytest.fixture(scope="session")
+def twilio_server() -> Iterator[BroadcastTwilioAPI]:
     with BroadcastTwilioAPI() as api:
         yield api
+
+
+@pytest.fixture
+def telegram(telegram_server: BroadcastTelegramAPI) -> BroadcastTelegramAPI:
+    """The local Bot API server, with nothing recorded or scripted yet."""
+    telegram_server.reset()
+    return telegram_server
+
+
+@pytest.fixture
+def twilio(twilio_server: BroadcastTwilioAPI) -> BroadcastTwilioAPI:
+    """The local Twilio server, with nothing recorded or scripted yet."""
+    twilio_server.reset()
+    return twilio_server
 
 
 def fake_settings(
@@ -136,9 +158,9 @@ FAST = {
     "slice_seconds": 5.0,
     "claim_lease_seconds": 3.0,
     "lock_seconds": 2.0,
-    "in_doubt_grace_seconds": 1.0,
-    "backoff_base_seconds": 0.2,
-    "backoff_cap_seconds": 1.0,
+    "in_doubt_grace_seconds": 0.3,
+    "backoff_base_seconds": 0.05,
+    "backoff_cap_seconds": 0.2,
     "tend_seconds": 1,
     "poll_seconds": 0.1,
     "concurrency": 8,

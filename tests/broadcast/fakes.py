@@ -77,6 +77,13 @@ class BroadcastTelegramAPI(FakeTelegramAPI):
     def __enter__(self) -> BroadcastTelegramAPI:
         return self.start()
 
+    def reset(self) -> None:
+        """Forget every call, scripted failure and block (one server can serve many tests)."""
+        with self._cond:
+            self._state = telegram_api._State()
+            self._chats.clear()
+            self.limited = 0
+
     def _take_failure(self, method: str, params: dict[str, Any]) -> Any:
         failure = super()._take_failure(method, params)
         if failure is not None or method not in SEND_METHODS:
@@ -105,6 +112,12 @@ class BroadcastTwilioAPI(FakeTwilioAPI):
 
     def __enter__(self) -> BroadcastTwilioAPI:
         return self.start()
+
+    def reset(self) -> None:
+        """Forget every request, message, scripted failure and unsubscribed number."""
+        with self._lock:
+            self._state = twilio_api._State()
+            self.limited = 0
 
     def _answer(
         self, method: str, path: str, auth: str | None, params: dict[str, Any]

@@ -6,7 +6,8 @@ import secrets
 
 from bot.broadcast.jobs import WorkerApp, finish_if_complete
 from bot.broadcast.model import CHANNELS
-from bot.broadcast.sending import Holder, SliceEnd
+from bot.broadcast.sending import SliceEnd
+from bot.broadcast.settling import Holder
 
 
 def holder() -> Holder:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.broadcast import claims, sending
+from bot.broadcast import claims, sending, settling
 from bot.broadcast.jobs import WorkerApp
 from bot.broadcast.model import Audience, CampaignButton, CampaignDraft
 from bot.broadcast.service import BroadcastService
@@ -110,7 +110,7 @@ async def test_stop_after_planning_and_during_the_batch(
     campaign = await started(service, app, image_url=None, button=None)
     opt_out(db, channel="telegram", chat_id=tg[3].chat_id, source="stop")  # between planning and sending
     # a STOP that arrives while the batch is being sent: checked again before each send
-    monkeypatch.setattr(sending, "RECHECK_EVERY", 0.0)
+    monkeypatch.setattr(settling, "RECHECK_EVERY", 0.0)
     port = app.engine.ports["telegram"]
     real_send = port.send
 
@@ -178,14 +178,14 @@ async def test_a_429_pauses_the_channel_for_its_retry_after(
     app: WorkerApp, service: BroadcastService, db: Database, telegram: BroadcastTelegramAPI
 ) -> None:
     tg = seed(db, "telegram", 40)
-    telegram.fail("sendMessage", status=429, retry_after=2)
+    telegram.fail("sendMessage", status=429, retry_after=1)
     # one send at a time, so none is already on its way when the 429 comes back
     app.engine.config = app.engine.config.model_copy(update={"concurrency": 1})
     campaign = await started(service, app, button=None)
     await drain(app, campaign, channels=("telegram",))
     calls = [(c.at, c.status) for c in telegram.calls if c.method == "sendMessage"]
     (refused,) = [at for at, status in calls if status == 429]
-    assert not [at for at, status in calls if refused < at < refused + 2.0]
+    assert not [at for at, status in calls if refused < at < refused + 1.0]
     assert Counter(str(p["chat_id"]) for p in telegram.sent()) == Counter(s.chat_id for s in tg)
     assert await app.engine.limiter.throttled("telegram") == 1
 
@@ -321,7 +321,7 @@ async def test_pause_resume_and_cancel(
 ) -> None:
     tg = seed(db, "telegram", 10)
     campaign = await started(service, app, button=None)
-    monkeypatch.setattr(sending, "RECHECK_EVERY", 0.0)
+    monkeypatch.setattr(settling, "RECHECK_EVERY", 0.0)
     port = app.engine.ports["telegram"]
     real_send = port.send
     paused: list[object] = []
