@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -78,7 +79,8 @@ class ChannelService:
         workers = InboxWorkers(
             inbox,
             outbound,
-            runtime.dispatcher.handle,
+            # a conversation still locked (by a turn that died) is retried later, not answered 'busy'
+            partial(runtime.dispatcher.handle, busy_reply=False),
             on_unreachable=on_unreachable,
             policy=policy,
         )

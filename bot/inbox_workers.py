@@ -8,12 +8,17 @@ For each claimed message (bot/inbox.py explains claims and leases):
     await outbound[msg.channel].send(chat_id, replies)
     done → the chat's next message, or the next chat
 
-Failures: a turn that raises (a dependency is down; the dispatcher saved nothing) is retried with backoff,
-up to `max_attempts`, then the user gets the `trouble` text. A send that fails transiently is retried the
-same way without rerunning the turn. A recipient who blocked the bot is reported to `on_unreachable` and the
-message is dropped. Messages whose metadata `kind` is `non_text` (a sticker, photo, voice note, location …)
-get the `non_text` text without a turn; `kind` = `blocked` (the platform says the user blocked the bot) only
-reports to `on_unreachable`.
+Failures: a turn that raises because a dependency is out (database, Redis, the membership backend or the
+NLU server unreachable, the conversation still locked by a turn that died: see `is_outage`) is retried with
+backoff for as long as an outage may reasonably last (`outage_attempts`, about 6 minutes), and after
+`notify_after` failed attempts the user is told, once, that the answer will come when the system is back;
+any other exception (a bug) is retried up to `max_attempts`. Either way the dispatcher saved nothing of a
+failed turn, and a message whose retries are used up gets the `trouble` text. A send that fails
+transiently (the platform answers 5xx or 429 beyond the sender's own retries, or cannot be reached) is
+retried the same way as an outage, without rerunning the turn. A recipient who blocked the bot is reported
+to `on_unreachable` and the message is dropped. Messages whose metadata `kind` is `non_text` (a sticker,
+photo, voice note, location …) get the `non_text` text without a turn; `kind` = `blocked` (the platform says
+the user blocked the bot) only reports to `on_unreachable`.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+import redis.exceptions
+import sqlalchemy.exc
+
 from bot.inbox import Claim, Inbox
 from bot.messages import InboundMessage
 from bot.outbound import ChannelSender, Outbound, RecipientUnreachable, SendError
 from bot.texts import text
 from flows.replies import Reply
+from storage.membership.base import BackendUnavailable
+from storage.sessions_base import LockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,32 @@ UnreachableHook = Callable[[str, str, str], Awaitable[None]]  # (channel, chat_i
 KIND_NON_TEXT = "non_text"
 KIND_BLOCKED = "blocked"
 
+# What a dependency that is down or unreachable raises: retrying later can succeed without anyone fixing code.
+OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,  # sockets: refused, reset, unreachable (ConnectionError, TimeoutError are OSErrors)
+    sqlalchemy.exc.OperationalError,  # the database went away or refused the connection
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,  # no pooled connection came free
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    httpx.TransportError,  # an HTTP dependency (the Rasa NLU server) unreachable
+    BackendUnavailable,
+    LockTimeout,  # the conversation is still locked by a turn that died: its lease runs out
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) says a dependency is out, not that the code is
+    wrong."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, OUTAGES):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
 
 @dataclass(frozen=True)
 class WorkerPolicy:
@@ -46,13 +83,20 @@ class WorkerPolicy:
     claim_wait: float = 1.0  # seconds an idle worker blocks before looking again (leases come due silently)
     typing_after: float = 1.0  # a turn slower than this shows the typing indicator
     typing_every: float = 4.0  # Telegram shows "typing…" for 5 s; repeat before it fades
-    max_attempts: int = 5
+    max_attempts: int = 5  # a turn failing for another reason than an outage (a bug)
+    # a turn failing because a dependency is out, or a send failing transiently (the platform is out):
+    # about 6 minutes with the backoff below, then the message is answered `trouble` / dropped
+    outage_attempts: int = 40
+    notify_after: int = 2  # failed outage attempts after which the user is told the answer will be late
     retry_base: float = 1.0  # seconds before the first retry; doubled for each further one
-    retry_cap: float = 30.0
+    retry_cap: float = 10.0  # also bounds how long after a dependency's return a waiting chat is answered
     shutdown_grace: float = 10.0  # seconds a stopping worker may finish the message in hand
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.retry_cap, self.retry_base * 2 ** max(0, attempts)))
+
+    def attempts_for(self, exc: BaseException) -> int:
+        return self.outage_attempts if is_outage(exc) else self.max_attempts
 
 
 class InboxWorkers:
@@ -104,10 +148,13 @@ class InboxWorkers:
             try:
                 claim = await self.inbox.claim(wait=self.policy.claim_wait)
                 failures = 0
-            except Exception:
+            except Exception as exc:
                 # The inbox store is unreachable: nothing to lose here (messages stay in it); wait and retry.
                 failures += 1
-                log.exception("inbox claim failed")
+                if is_outage(exc):
+                    log.warning("inbox claim failed (%s); retrying", _why(exc))
+                else:
+                    log.exception("inbox claim failed")
                 await self._sleep(self.policy.backoff(failures))
                 continue
             task = asyncio.current_task()
@@ -171,10 +218,9 @@ class InboxWorkers:
             else:
                 try:
                     replies = await self._turn(msg, sender)
-                except Exception:
-                    log.exception("turn failed on a %s message (attempt %d)", msg.channel, claim.attempts + 1)
-                    if claim.attempts + 1 < self.policy.max_attempts:
-                        return await self._retry(claim)
+                except Exception as exc:
+                    if await self._retry_turn(claim, sender, exc):
+                        return None
                     replies = [Reply(text("trouble"))]
             if replies:
                 recorded = await self.inbox.record_replies(claim, replies)
@@ -191,7 +237,7 @@ class InboxWorkers:
             except SendError as exc:
                 if exc.permanent:
                     log.warning("%s reply dropped: %s", msg.channel, exc.code or type(exc).__name__)
-                elif claim.attempts + 1 < self.policy.max_attempts:
+                elif claim.attempts + 1 < self.policy.outage_attempts:  # the platform is out: it comes back
                     return await self._retry(claim)
                 else:
                     log.error("%s reply dropped after %d attempts", msg.channel, claim.attempts + 1)
@@ -208,6 +254,24 @@ class InboxWorkers:
             turn.cancel()  # the thread runs on; its result is simply not used
             raise
         return turn.result()
+
+    async def _retry_turn(self, claim: Claim, sender: ChannelSender, exc: Exception) -> bool:
+        """Put a failed turn back for later (True), unless its attempts are used up (False)."""
+        msg, attempt = claim.message, claim.attempts + 1
+        outage = is_outage(exc)
+        if outage:
+            # Expected while a dependency is down: one line per attempt, not a stack trace.
+            log.warning("turn on a %s message failed (attempt %d): %s", msg.channel, attempt, _why(exc))
+        else:
+            log.exception("turn failed on a %s message (attempt %d)", msg.channel, attempt)
+        if attempt >= self.policy.attempts_for(exc):
+            return False
+        if outage and attempt == self.policy.notify_after:
+            # Silence while the system is down reads as "ignored": say the answer is coming.
+            with contextlib.suppress(SendError):
+                await sender.send(msg.chat_id, [Reply(text("delayed"))], retry=False)
+        await self._retry(claim)
+        return True
 
     async def _send(self, sender: ChannelSender, msg: InboundMessage, replies: list[Reply]) -> None:
         try:
@@ -236,3 +300,12 @@ class InboxWorkers:
             return await self._retry(claim)
         log.error("%s; message dropped", why)
         return await self.inbox.done(claim)
+
+
+def _why(exc: BaseException) -> str:
+    """The exception's type and its root cause's type: enough to see what is down, nothing personal."""
+    root, seen = exc, {id(exc)}
+    while (nxt := root.__cause__ or root.__context__) is not None and id(nxt) not in seen:
+        root = nxt
+        seen.add(id(nxt))
+    return type(exc).__name__ if root is exc else f"{type(exc).__name__} ({type(root).__name__})"

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # conversation
     session_idle_minutes: int = Field(30, alias="SESSION_IDLE_MINUTES", ge=1)
     session_ttl_days: int = Field(7, alias="SESSION_TTL_DAYS", ge=1)
+    # lease of a conversation's lock: longer than any turn; a turn that died holding it blocks its chat
+    # this long
+    conversation_lock_seconds: float = Field(30.0, alias="CONVERSATION_LOCK_SECONDS", gt=0)
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 _FILE = Path(__file__).with_name("texts.yml")
-REQUIRED = ("numbered_hint", "busy", "trouble", "non_text", "too_long")
+REQUIRED = ("numbered_hint", "busy", "trouble", "delayed", "unreceived", "non_text", "too_long")
 
 
 @cache

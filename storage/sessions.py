@@ -266,6 +266,10 @@ class RedisStore:
                 held.release()
             except LockError:  # the lease ran out; the lock may belong to another turn by now
                 log.warning("a conversation lock's lease ran out before its holder finished")
+            except RedisError as exc:
+                # Redis went away after the turn: its lease frees the lock. Raising here would turn a turn
+                # that completed (and was saved) into a failure, or hide the turn's own error.
+                log.warning("a conversation lock could not be released (%s)", type(exc).__name__)
 
 
 def make_session_store(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> SessionStore:

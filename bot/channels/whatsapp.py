@@ -12,8 +12,9 @@ not a Twilio webhook is 4xx, never 500.
 
 A verified message becomes an InboundMessage (bot/channels/whatsapp_parse.py) and goes to the durable
 inbox, deduplicated by MessageSid; the inbox workers answer it through the WhatsApp sender
-(bot/channels/whatsapp_sender.py) using the REST API, never in the TwiML. 503 only when the inbox cannot
-record it. After answering, the user's 24-hour window is refreshed in the background.
+(bot/channels/whatsapp_sender.py) using the REST API. When the inbox cannot record a message, the TwiML
+answer itself asks the user to send it again (Twilio does not retry inbound webhooks). After answering,
+the user's 24-hour window is refreshed in the background.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, RequestValidator
 from twilio.request_validator import get_signature_algorithm as _algorithm
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.whatsapp_errors import unreachable_reason
 from bot.channels.whatsapp_parse import (
@@ -48,6 +50,7 @@ from bot.channels.whatsapp_sender import STATUS_PATH, WhatsAppSender, build_send
 from bot.channels.whatsapp_window import record_inbound_message
 from bot.inbox_service import inbox_of, record_unreachable
 from bot.settings import Settings
+from bot.texts import text
 from storage.db import Database
 from storage.repo.whatsapp import record_status
 
@@ -140,6 +143,12 @@ def signed_url(request: Request, public_url: str | None) -> str:
     return public_url.rstrip("/") + path + (f"?{query}" if query else "")
 
 
+def _twiml_message(body: str) -> str:
+    reply = MessagingResponse()
+    reply.message(body)
+    return str(reply)
+
+
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": detail})
 
@@ -190,9 +199,12 @@ async def twilio_webhook(request: Request) -> Response:
         return Response(EMPTY_TWIML, media_type="text/xml")
     try:
         await inbox_of(request).submit(msg)
-    except Exception:
-        log.exception("whatsapp message could not be recorded")
-        return _error(503, "try again later")
+    except Exception as exc:
+        # Twilio does not deliver an inbound message again after an error answer (only a fallback URL is
+        # tried), so a 503 would lose it in silence. Answer with TwiML instead: Twilio itself sends the
+        # user the request to send it again, which needs nothing of ours that is down.
+        log.warning("whatsapp message could not be recorded (%s); user asked to resend", type(exc).__name__)
+        return Response(_twiml_message(text("unreceived")), media_type="text/xml")
     assert msg.phone is not None
     _refresher(request.app).refresh(runtime.db, msg.phone, msg.received_at or runtime.clock())
     return Response(EMPTY_TWIML, media_type="text/xml")

@@ -56,9 +56,12 @@ def record_consent(
 ) -> str:
     """Record that this conversation agreed to `text` (version `text_version`) for `purpose`; returns the
     consent's reference (what BpuApplication.consent_id carries): `ref` when the caller chose one (the flow
-    engine names the consent in its event), else a new one."""
+    engine names the consent in its event), else a new one. Recording a `ref` that is already recorded
+    changes nothing: a turn that failed after its consent was stored runs again when the user repeats it."""
     ref = ref or uuid.uuid4().hex
     with db.transaction() as session:
+        if session.scalar(select(Consent.id).where(Consent.ref == ref)) is not None:
+            return ref
         conv = conversation_id(session, db.vault, channel, chat_id, phone=phone)
         session.add(
             Consent(

@@ -29,7 +29,13 @@ from flows.replies import Reply
 from tests.channels.conftest import eventually
 
 FAST = WorkerPolicy(
-    workers=4, claim_wait=0.2, typing_after=0.05, typing_every=0.05, retry_base=0.01, retry_cap=0.05
+    workers=4,
+    claim_wait=0.2,
+    typing_after=0.05,
+    typing_every=0.05,
+    retry_base=0.01,
+    retry_cap=0.05,
+    outage_attempts=6,
 )
 
 
@@ -184,9 +190,9 @@ async def test_a_fast_turn_shows_no_typing(inbox_factory: Callable[..., Inbox]) 
 
 
 async def test_a_failing_turn_is_retried_then_answered(harness: Harness) -> None:
-    harness.turn.fail_next = 2
+    harness.turn.fail_next = 2  # an outage: after notify_after (2) failures the user is told, once
     await harness.inbox.submit(tg("A", "halo", 1))
-    await eventually(lambda: harness.sender.texts("A") == ["echo halo"], what="the reply")
+    await eventually(lambda: harness.sender.texts("A") == [text("delayed"), "echo halo"], what="the reply")
     assert len(harness.turn.calls) == 3
 
 
@@ -194,9 +200,9 @@ async def test_a_turn_that_keeps_failing_gets_the_trouble_text(harness: Harness)
     harness.turn.fail_next = 100
     await harness.inbox.submit(tg("A", "halo", 1))
     await harness.inbox.submit(tg("A", "berikutnya", 2))
-    await eventually(lambda: len(harness.sender.texts("A")) == 2, what="2 replies")
-    assert harness.sender.texts("A")[0] == text("trouble")
-    assert len([m for m in harness.turn.calls if m.text == "halo"]) == FAST.max_attempts
+    await eventually(lambda: len(harness.sender.texts("A")) == 4, what="2 notices and 2 replies")
+    assert harness.sender.texts("A")[:2] == [text("delayed"), text("trouble")]
+    assert len([m for m in harness.turn.calls if m.text == "halo"]) == FAST.outage_attempts
 
 
 async def test_a_failed_send_is_retried_without_rerunning_the_turn(harness: Harness) -> None:
