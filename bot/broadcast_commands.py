@@ -17,111 +17,26 @@ occupations, registration, subscribed_since, sources}. `--as USERNAME` records w
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.broadcast.cli_support import (
+    audience_from,
+    audience_options,
+    counted,
+    plain,
+    run,
+    staff_id,
+    watch_progress,
+    when,
+)
+
 if TYPE_CHECKING:
-    from bot.broadcast.model import Audience
-    from bot.broadcast.progress import Progress
     from bot.broadcast.service import BroadcastService
-
-T = TypeVar("T")
-FINAL = ("finished", "cancelled")
-
-_filters = [
-    click.option("--channel", "channels", multiple=True, type=click.Choice(["telegram", "whatsapp"])),
-    click.option("--region", "regions", multiple=True, help="Region (case-insensitive); repeat for several."),
-    click.option(
-        "--occupation", "occupations", multiple=True, help="Occupation category (docs/occupations.md)."
-    ),
-    click.option(
-        "--registration",
-        multiple=True,
-        help="none, started, submitted, awaiting_payment, active or rejected.",
-    ),
-    click.option("--since", "subscribed_since", help="Subscribed on or after this date (YYYY-MM-DD, WIB)."),
-    click.option("--source", "sources", multiple=True, help="Where they subscribed (opt-in source)."),
-]
-
-
-def audience_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_filters):
-        f = option(f)
-    return f
-
-
-def _audience(
-    channels: tuple[str, ...],
-    regions: tuple[str, ...],
-    occupations: tuple[str, ...],
-    registration: tuple[str, ...],
-    subscribed_since: str | None,
-    sources: tuple[str, ...],
-) -> Audience:
-    from bot.broadcast.model import Audience
-
-    return Audience(
-        channels=channels,
-        regions=regions,
-        occupations=tuple(o.lower() for o in occupations),
-        registration=tuple(r.lower() for r in registration),
-        subscribed_since=_when(subscribed_since) if subscribed_since else None,
-        sources=sources,
-    )
-
-
-def _when(text: str) -> datetime:
-    from bot.broadcast.config import load_broadcast_config
-
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=load_broadcast_config().zone)
-
-
-def _run(work: Callable[[BroadcastService], Awaitable[T]]) -> T:
-    """Open the database and the service, run `work`, close; BroadcastError becomes a clean CLI error."""
-    from bot.broadcast.model import BroadcastError, CampaignInvalid
-    from bot.broadcast.service import BroadcastService
-    from bot.settings import load_settings
-    from storage.db import open_database
-
-    settings = load_settings()
-    db = open_database(settings)
-
-    async def main() -> T:
-        service = await BroadcastService.open(settings, db)
-        try:
-            return await work(service)
-        finally:
-            await service.aclose()
-
-    try:
-        return asyncio.run(main())
-    except CampaignInvalid as exc:
-        raise click.ClickException(
-            "the campaign cannot be sent as it is:\n- " + "\n- ".join(exc.problems)
-        ) from exc
-    except BroadcastError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        db.dispose()
-
-
-def _staff_id(service: BroadcastService, username: str | None) -> int | None:
-    if username is None:
-        return None
-    from sqlalchemy import select
-
-    from storage.models import StaffAccount
-
-    with service.db.session() as session:
-        return session.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
 
 
 @click.group()
@@ -173,15 +88,15 @@ def create(
     if variables:
         overrides["template_variables"] = dict(v.split("=", 1) for v in variables)
     if any(filters.values()):
-        overrides["audience"] = _audience(**filters)
+        overrides["audience"] = audience_from(**filters)
     draft = replace(draft, **overrides)
 
     async def work(service: BroadcastService) -> None:
-        info = await service.create(draft, actor=actor, created_by=_staff_id(service, actor))
+        info = await service.create(draft, actor=actor, created_by=staff_id(service, actor))
         count = await service.count_audience(info.draft.audience)
-        click.echo(f"campaign {info.id} created (draft); audience now: {_counted(count.by_channel)}")
+        click.echo(f"campaign {info.id} created (draft); audience now: {counted(count.by_channel)}")
 
-    _run(work)
+    run(work)
 
 
 @broadcast.command()
@@ -191,11 +106,13 @@ def count(campaign_id: int | None, **filters: Any) -> None:
     """Count the audience of a campaign, or of the filters given."""
 
     async def work(service: BroadcastService) -> None:
-        audience = (await service.get(campaign_id)).draft.audience if campaign_id else _audience(**filters)
+        audience = (
+            (await service.get(campaign_id)).draft.audience if campaign_id else audience_from(**filters)
+        )
         result = await service.count_audience(audience)
-        click.echo(f"{result.total} recipients ({_counted(result.by_channel)})")
+        click.echo(f"{result.total} recipients ({counted(result.by_channel)})")
 
-    _run(work)
+    run(work)
 
 
 @broadcast.command()
@@ -208,12 +125,10 @@ def show(campaign_id: int, name: str | None) -> None:
         info = await service.get(campaign_id)
         views = await service.preview(campaign_id, name=name)
         click.echo(
-            json.dumps(
-                {"campaign": _plain(info), "preview": views}, indent=2, ensure_ascii=False, default=str
-            )
+            json.dumps({"campaign": plain(info), "preview": views}, indent=2, ensure_ascii=False, default=str)
         )
 
-    _run(work)
+    run(work)
 
 
 @broadcast.command("test-send")
@@ -228,7 +143,7 @@ def test_send(campaign_id: int, channel: str, chat_id: str, name: str | None, ac
     async def work(service: BroadcastService) -> str:
         return await service.test_send(campaign_id, channel=channel, chat_id=chat_id, name=name, actor=actor)
 
-    click.echo(f"sent (message id {_run(work)})")
+    click.echo(f"sent (message id {run(work)})")
 
 
 @broadcast.command()
@@ -239,10 +154,10 @@ def schedule(campaign_id: int, at: str, actor: str | None) -> None:
     """Start the campaign at a later time (quiet hours still hold)."""
 
     async def work(service: BroadcastService) -> None:
-        info = await service.schedule(campaign_id, _when(at), actor=actor)
+        info = await service.schedule(campaign_id, when(at), actor=actor)
         click.echo(f"campaign {campaign_id} scheduled for {info.scheduled_at}")
 
-    _run(work)
+    run(work)
 
 
 def _lifecycle(action: str, help_text: str) -> click.Command:
@@ -257,9 +172,9 @@ def _lifecycle(action: str, help_text: str) -> click.Command:
             if service.queue is None and info.status == "running":
                 click.echo("note: REDIS_URL is not set, so no worker can send it (run `jamsosbot worker`)")
             if watch:
-                await _watch(service, campaign_id)
+                await watch_progress(service, campaign_id)
 
-        _run(work)
+        run(work)
 
     return command
 
@@ -279,34 +194,12 @@ def watch(campaign_id: int) -> None:
     """A live progress bar until the campaign finishes, is paused or cancelled (Ctrl-C leaves it running)."""
 
     async def work(service: BroadcastService) -> None:
-        await _watch(service, campaign_id)
+        await watch_progress(service, campaign_id)
 
     try:
-        _run(work)
+        run(work)
     except KeyboardInterrupt:
         click.echo("(still running in the workers)")
-
-
-async def _watch(service: BroadcastService, campaign_id: int, every: float = 0.5) -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[detail]}"),
-    )
-    with Progress(*columns) as bar:
-        task = bar.add_task(f"campaign {campaign_id}", total=None, detail="")
-        while True:
-            now = await service.progress(campaign_id)
-            counts = now.counts
-            detail = f"sent {now.sent} failed {counts['failed']} skipped {counts['skipped']} [{now.status}]"
-            bar.update(task, total=now.total if now.planned else None, completed=now.settled, detail=detail)
-            if now.status in FINAL or now.status == "paused" or (now.planned and now.settled == now.total):
-                return now
-            await asyncio.sleep(every)
 
 
 @broadcast.command()
@@ -334,7 +227,7 @@ def results(campaign_id: int, as_json: bool) -> None:
             f"{found.registrations_submitted_after} submitted"
         )
 
-    _run(work)
+    run(work)
 
 
 @broadcast.command("retry-in-doubt")
@@ -346,7 +239,7 @@ def retry_in_doubt(campaign_id: int, actor: str | None) -> None:
     async def work(service: BroadcastService) -> int:
         return await service.retry_in_doubt(campaign_id, actor=actor)
 
-    click.echo(f"{_run(work)} deliveries queued again")
+    click.echo(f"{run(work)} deliveries queued again")
 
 
 @click.command()
@@ -361,16 +254,6 @@ def worker(burst: bool) -> None:
         run_worker(load_settings(), load_broadcast_config(), burst=burst)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-def _counted(by_channel: dict[str, int]) -> str:
-    return ", ".join(f"{channel} {n}" for channel, n in sorted(by_channel.items())) or "nobody"
-
-
-def _plain(info: Any) -> dict[str, Any]:
-    data = asdict(info)
-    data["draft"]["audience"] = info.draft.audience.to_json()
-    return data
 
 
 commands = [broadcast, worker]

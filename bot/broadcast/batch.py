@@ -63,31 +63,10 @@ class Batch:
 
     async def run(self, batch: Sequence[Claimed]) -> None:
         """Decide and send every delivery of `batch`; returns once every outcome is in the database."""
-        campaign_id, holder = self.campaign_id, self.holder
-        settler = Settler(self.engine, campaign_id, holder)
-        entries = await self.ledger.read(campaign_id, [c.delivery_id for c in batch])
-        now_ms = await _redis_ms(self.engine)
-        grace_ms = int(self.config.in_doubt_grace_seconds * 1000)
-        queue: list[tuple[Claimed, str]] = []  # to send, with the ledger entry the send must find
-        doubtful: list[tuple[Claimed, Entry]] = []
-        for c in batch:
-            entry = entries.get(c.delivery_id)
-            if entry is not None and entry.kind == "d":
-                settler.add(Outcome(c.delivery_id, "sent", provider_id=entry.detail, attempted=False))
-            elif entry is not None and entry.kind == "s" and now_ms - entry.at_ms < grace_ms:
-                retry_at = datetime.fromtimestamp((entry.at_ms + grace_ms) / 1000, UTC)
-                settler.add(Outcome(c.delivery_id, "release", retry_at=retry_at, attempted=False), keep=True)
-            elif entry is not None and entry.kind == "s":
-                doubtful.append((c, entry))
-            elif not c.subscribed:
-                settler.add(skipped(c))
-            else:
-                queue.append((c, entry.raw if entry else ""))
-        for c, entry in doubtful:
-            resolved = await self._resolve(c, entry, settler)
-            if resolved is not None:
-                queue.append(resolved)
+        campaign_id = self.campaign_id
+        settler = Settler(self.engine, campaign_id, self.holder)
         try:
+            queue = await self._triage(batch, settler)
             if queue:
                 recheck = Recheck(self.engine, campaign_id, [c for c, _ in queue])
                 pending = list(reversed(queue))
@@ -102,6 +81,30 @@ class Batch:
                         task.cancel()
         finally:
             await settler.close()  # what was decided is recorded even when a send raised
+
+    async def _triage(self, batch: Sequence[Claimed], settler: Settler) -> list[tuple[Claimed, str]]:
+        """What the ledger and the claim already decide; the rest, to send, each with the ledger entry
+        its send must find."""
+        entries = await self.ledger.read(self.campaign_id, [c.delivery_id for c in batch])
+        now_ms = await _redis_ms(self.engine)
+        grace_ms = int(self.config.in_doubt_grace_seconds * 1000)
+        queue: list[tuple[Claimed, str]] = []
+        for c in batch:
+            entry = entries.get(c.delivery_id)
+            if entry is not None and entry.kind == "d":
+                settler.add(Outcome(c.delivery_id, "sent", provider_id=entry.detail, attempted=False))
+            elif entry is not None and entry.kind == "s" and now_ms - entry.at_ms < grace_ms:
+                retry_at = datetime.fromtimestamp((entry.at_ms + grace_ms) / 1000, UTC)
+                settler.add(Outcome(c.delivery_id, "release", retry_at=retry_at, attempted=False), keep=True)
+            elif entry is not None and entry.kind == "s":
+                resolved = await self._resolve(c, entry, settler)
+                if resolved is not None:
+                    queue.append(resolved)
+            elif not c.subscribed:
+                settler.add(skipped(c.delivery_id, "unreachable" if c.unreachable else "opted_out"))
+            else:
+                queue.append((c, entry.raw if entry else ""))
+        return queue
 
     async def _resolve(self, c: Claimed, entry: Entry, settler: Settler) -> tuple[Claimed, str] | None:
         """An in-doubt delivery: what to do with it (see the module docstring)."""
@@ -127,7 +130,7 @@ class Batch:
             settler.add(Outcome(c.delivery_id, "failed", error_code="in_doubt", attempted=False))
             return None
         if not c.subscribed:
-            settler.add(skipped(c))
+            settler.add(skipped(c.delivery_id, "unreachable" if c.unreachable else "opted_out"))
             return None
         return c, entry.raw
 
@@ -152,12 +155,10 @@ class Batch:
         channel = port.channel
         while True:
             verdict = await recheck.verdict(c.subscriber_id)
-            if verdict == "skip":
-                return skipped(c), False
-            if verdict == "paused":  # back to the queue, as it was
+            if verdict in ("opted_out", "unreachable", "cancelled"):
+                return skipped(c.delivery_id, verdict), verdict == "cancelled"
+            if verdict == "hold":  # paused, or the quiet hours began: back to the queue, as it was
                 return Outcome(c.delivery_id, "release", attempted=False), True
-            if verdict == "cancelled":
-                return Outcome(c.delivery_id, "skipped", error_code="cancelled", attempted=False), True
             await self.limiter.acquire(channel, c.subscriber_id)
             started = await self.ledger.start(
                 campaign_id, c.delivery_id, token=holder.token, mode=mode, channel=channel, expected=expected

@@ -103,8 +103,12 @@ def due(session: Session, now: datetime) -> list[int]:
     return list(session.scalars(query.order_by(Campaign.scheduled_at)))
 
 
-def with_status(session: Session, *statuses: str) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).where(Campaign.status.in_(statuses)).order_by(Campaign.id)))
+def with_status(session: Session, *statuses: str, since: datetime | None = None) -> list[Campaign]:
+    """Campaigns in these statuses (changed at or after `since`, if given), oldest first."""
+    query = select(Campaign).where(Campaign.status.in_(statuses))
+    if since is not None:
+        query = query.where(Campaign.updated_at >= since)
+    return list(session.scalars(query.order_by(Campaign.id)))
 
 
 def draft_of(row: Campaign) -> CampaignDraft:

@@ -170,15 +170,17 @@ def _names(session: Session, vault: Vault, subscriber_ids: Sequence[int]) -> dic
     return names
 
 
-def still_subscribed(session: Session, subscriber_ids: Iterable[int]) -> set[int]:
-    """The subscribers among these who are opted in and reachable right now."""
+def subscriber_states(session: Session, subscriber_ids: Iterable[int]) -> dict[int, str]:
+    """ "subscribed", "opted_out" or "unreachable" for each of these subscribers, right now (one that was
+    erased is missing)."""
     ids = list(subscriber_ids)
     if not ids:
-        return set()
-    query = select(Subscriber.id).where(
-        Subscriber.id.in_(ids), Subscriber.status == "opted_in", Subscriber.unreachable.is_(False)
-    )
-    return set(session.scalars(query))
+        return {}
+    query = select(Subscriber.id, Subscriber.status, Subscriber.unreachable).where(Subscriber.id.in_(ids))
+    return {
+        sid: "unreachable" if unreachable else ("subscribed" if status == "opted_in" else "opted_out")
+        for sid, status, unreachable in session.execute(query)
+    }
 
 
 def renew(session: Session, *, token: str, delivery_ids: Iterable[int], now: datetime) -> int:

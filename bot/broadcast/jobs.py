@@ -22,7 +22,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -150,7 +150,7 @@ async def tend(app: WorkerApp) -> str:
             await app.queue.fill_slots(campaign_id, sorted(channels & set(engine.ports)), config.parallel)
         if planned:
             await finish_if_complete(engine, campaign_id)
-    for status in ("paused", "cancelled"):
+    for status in ("paused", "cancelled"):  # dead workers' claims surface within a lease of the change
         for campaign_id, _ in await asyncio.to_thread(_by_status, engine, status, True):
             for channel in CHANNELS:
                 await engine.settle_stale(campaign_id, status, channel)
@@ -168,8 +168,10 @@ def _start(engine: Engine, campaign_id: int) -> None:
 
 
 def _by_status(engine: Engine, status: str, with_claims: bool = False) -> list[tuple[int, bool]]:
+    """Campaigns in `status`; with_claims: only those changed in the last day that still have claims."""
     with engine.db.session() as session:
-        rows = [(c.id, c.planned_at is not None) for c in campaigns.with_status(session, status)]
+        since = engine.clock() - timedelta(days=1) if with_claims else None
+        rows = [(c.id, c.planned_at is not None) for c in campaigns.with_status(session, status, since=since)]
         if not with_claims:
             return rows
         claimed = select(Delivery.id).where(Delivery.status == "claimed")

@@ -21,6 +21,8 @@ CHANNELS = ("telegram", "whatsapp")
 FIELDS = ("nama",)  # the per-recipient fields a text may use
 REGISTRATION_FILTERS = ("none", "started", *REGISTRATION_STATES)
 MAX_TEXT = 1000  # below Telegram's 1024-character caption, with room for a long name
+MAX_PERSONAL = 1024  # the text with the longest name in it: still one Telegram caption
+NAME_LIMIT = 40  # a name longer than this is shortened (whole words) in a greeting
 REGISTER_PAYLOAD = "/register"  # what the "Daftar sekarang" button sends: starts the registration flow
 _FIELD = re.compile(r"\{([^{}]*)\}")
 
@@ -137,6 +139,8 @@ class CampaignDraft:
             found.append("the text is empty")
         if len(self.text) > MAX_TEXT:
             found.append(f"the text is longer than {MAX_TEXT} characters")
+        elif len(personalize(self.text, name="x" * NAME_LIMIT, fallback="")) > MAX_PERSONAL:
+            found.append(f"with a long name in every {{nama}}, the text passes {MAX_PERSONAL} characters")
         found += [f"unknown field {{{f}}} in the text" for f in unknown_fields(self.text)]
         if self.image_url is not None and not re.match(r"^https?://\S+$", self.image_url):
             found.append("the image must be an http(s) URL")
@@ -214,7 +218,7 @@ def personalize(text: str, *, name: str | None, fallback: str) -> str:
     return _FIELD.sub(lambda m: shown if m.group(1).strip().lower() == "nama" else m.group(0), text)
 
 
-def display_name(name: str | None, limit: int = 40) -> str | None:
+def display_name(name: str | None, limit: int = NAME_LIMIT) -> str | None:
     """A name as a greeting shows it: each word capitalised (KTP names are often upper case), and no longer
     than `limit` (whole words kept)."""
     if not name or not name.strip():

@@ -21,6 +21,8 @@ FLUSH_EVERY = 0.5  # seconds between database settles while a batch is being sen
 FLUSH_SIZE = 200
 RECHECK_EVERY = 1.0  # seconds: how stale a STOP check may be when a send starts
 
+Verdict = Literal["send", "opted_out", "unreachable", "cancelled", "hold"]
+
 
 @dataclass
 class Stats:
@@ -95,39 +97,42 @@ class Settler:
 
 
 class Recheck:
-    """STOP between planning and sending, and pause/cancel mid-batch: which of a batch's subscribers are
-    still opted in and reachable, and whether the campaign still runs, refreshed from the database when
-    the last look is older than RECHECK_EVERY."""
+    """STOP between planning and sending, and pause, cancel and quiet hours mid-batch: the state of a
+    batch's subscribers and of the campaign, read from the database for the batch's first send (a batch
+    may have been claimed while the previous one was going out) and again whenever the last look is older
+    than RECHECK_EVERY."""
 
     def __init__(self, engine: Engine, campaign_id: int, batch: Sequence[Claimed]) -> None:
         self.engine = engine
         self.campaign_id = campaign_id
         self.ids = [c.subscriber_id for c in batch]
-        self.ok = {c.subscriber_id for c in batch if c.subscribed}
+        self.states: dict[int, str] = {}
         self.status = "running"
-        self.at = time.monotonic()
+        self.at = -RECHECK_EVERY - 1.0  # never looked
         self._lock = asyncio.Lock()
 
-    async def verdict(self, subscriber_id: int) -> Literal["send", "skip", "paused", "cancelled"]:
+    async def verdict(
+        self, subscriber_id: int
+    ) -> Literal["send", "opted_out", "unreachable", "cancelled", "hold"]:
         if time.monotonic() - self.at > RECHECK_EVERY:
             async with self._lock:
                 if time.monotonic() - self.at > RECHECK_EVERY:
-                    self.ok, self.status = await asyncio.to_thread(self._query)
+                    self.states, self.status = await asyncio.to_thread(self._query)
                     self.at = time.monotonic()
         if self.status == "cancelled":
             return "cancelled"
-        if self.status != "running":
-            return "paused"
-        return "send" if subscriber_id in self.ok else "skip"
+        if self.status != "running" or self.engine.quiet.is_quiet(self.engine.clock()):
+            return "hold"
+        state = self.states.get(subscriber_id, "opted_out")  # erased since: gone
+        return "send" if state == "subscribed" else ("unreachable" if state == "unreachable" else "opted_out")
 
-    def _query(self) -> tuple[set[int], str]:
+    def _query(self) -> tuple[dict[int, str], str]:
         with self.engine.db.session() as session:
             status = campaigns.load(session, self.campaign_id).status
-            return sql.still_subscribed(session, self.ids), status
+            return sql.subscriber_states(session, self.ids), status
 
 
-def skipped(c: Claimed) -> Outcome:
-    """The outcome of a delivery whose subscriber opted out or became unreachable since planning."""
-    return Outcome(
-        c.delivery_id, "skipped", error_code="unreachable" if c.unreachable else "opted_out", attempted=False
-    )
+def skipped(delivery_id: int, reason: str) -> Outcome:
+    """A delivery not sent on purpose: the subscriber opted out or became unreachable since planning, or
+    the campaign was cancelled."""
+    return Outcome(delivery_id, "skipped", error_code=reason, attempted=False)

@@ -21,13 +21,14 @@ from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
-from bot.broadcast.channels import ChannelPort, TelegramPort, TwilioLookup, WhatsAppPort
+from bot.broadcast.channels import ChannelPort, TelegramPort, WhatsAppPort
 from bot.broadcast.config import BroadcastConfig
 from bot.broadcast.jobs import WorkerApp, broadcast_plan, broadcast_slice, broadcast_tend
 from bot.broadcast.keys import Keys
 from bot.broadcast.planner import Planner
 from bot.broadcast.queue import BroadcastQueue
 from bot.broadcast.sending import Engine
+from bot.broadcast.twilio_lookup import TwilioLookup
 from bot.outbound import Outbound, build_outbound
 from bot.settings import Settings
 from storage.db import Database, open_database

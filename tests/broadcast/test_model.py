@@ -59,6 +59,7 @@ def test_a_good_draft_has_no_problems() -> None:
         ({"text": ""}, "text is empty"),
         ({"text": "x" * 1001}, "longer than 1000"),
         ({"text": "Halo {nama}, {alamat}"}, "unknown field {alamat}"),
+        ({"text": "{nama} " * 60}, "passes 1024 characters"),
         ({"image_url": "file:///etc/passwd"}, "http(s) URL"),
         ({"button": CampaignButton("")}, "button title"),
         ({"button": CampaignButton("Daftar", payload="register")}, "/intent"),

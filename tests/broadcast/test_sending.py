@@ -312,6 +312,41 @@ async def test_quiet_hours_hold_the_campaign_until_morning(
     assert telegram.sent() == []
 
 
+async def test_quiet_hours_beginning_mid_batch_hold_the_rest(
+    app: WorkerApp,
+    service: BroadcastService,
+    db: Database,
+    telegram: BroadcastTelegramAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tg = seed(db, "telegram", 6)
+    campaign = await started(service, app, button=None)
+    monkeypatch.setattr(settling, "RECHECK_EVERY", 0.0)
+    zone = app.engine.quiet.zone
+    evening = datetime.combine(datetime.now(zone).date(), datetime.min.time(), tzinfo=zone) + timedelta(
+        hours=20
+    )
+    now = [evening + timedelta(minutes=59, seconds=59)]
+    app.engine.quiet = replace(
+        app.engine.quiet, start=datetime(2000, 1, 1, 21).time(), end=datetime(2000, 1, 1, 7).time()
+    )
+    app.engine.clock = lambda: now[0]
+    port = app.engine.ports["telegram"]
+    real_send = port.send
+
+    async def send_then_nine(chat_id: str, message: Any, mode: Any) -> str:
+        now[0] = evening + timedelta(hours=1)  # 21:00 strikes while the first message goes out
+        return await real_send(chat_id, message, mode)
+
+    monkeypatch.setattr(port, "send", send_then_nine)
+    app.engine.config = app.engine.config.model_copy(update={"concurrency": 1})
+    end = await app.engine.run_slice(campaign, "telegram", holder())
+    assert end.kind == "quiet" and end.resume_at == evening + timedelta(hours=11)
+    assert len(telegram.sent()) == 1
+    progress = await service.progress(campaign)
+    assert (progress.sent, progress.counts["pending"]) == (1, len(tg) - 1)
+
+
 async def test_pause_resume_and_cancel(
     app: WorkerApp,
     service: BroadcastService,
