@@ -24,6 +24,8 @@ from storage.repo.subscribers import opt_out
 from storage.schema import upgrade
 from tests.broadcast.seed import Seeded, seed
 
+pytestmark = pytest.mark.postgres
+
 NOW = datetime(2026, 3, 2, 2, tzinfo=UTC)
 
 

@@ -1,6 +1,7 @@
-"""The broadcast that matters: 10,000 subscribers on Telegram and WhatsApp, sent by `jamsosbot worker`
-processes that are killed (SIGKILL) at random moments and restarted, one also stopped gracefully
-(SIGTERM), while both platforms answer some sends with 429.
+"""The broadcast that matters: 10,000 subscribers on Telegram and WhatsApp, sent by two `jamsosbot worker`
+processes, interrupted six times while sending (after a random number of further deliveries, at a random
+moment, a random worker: five SIGKILLs, then one SIGTERM) and restarted each time, while both platforms
+answer some sends with 429. JAMSOSBOT_CRASH_TEST_SIZE makes it smaller; JAMSOSBOT_CRASH_SEED replays a run.
 
 What must hold, counted on the local servers:
 - every opted-in recipient received exactly one message, except Telegram deliveries that a kill left in
@@ -8,7 +9,7 @@ What must hold, counted on the local servers:
   records each of those as failed/in_doubt, and each of those received at most one;
 - every WhatsApp recipient received exactly one (a send left in doubt is settled from Twilio's list);
 - nobody who opted out received anything, including those who opted out after planning;
-- after a 429 with retry_after, the platform saw no new send until the pause was over;
+- after a 429, the platform saw only the sends already on their way until the pause was over;
 - the database agrees with the servers (sent rows carry the provider's id; every row is settled).
 """
 
@@ -72,7 +73,9 @@ async def test_ten_thousand_through_kills_and_429s(
     twilio: BroadcastTwilioAPI,
     tmp_path: Path,
 ) -> None:
-    rng = random.Random(os.environ.get("JAMSOSBOT_CRASH_SEED", str(time.time_ns())))
+    seed_value = os.environ.get("JAMSOSBOT_CRASH_SEED", str(time.time_ns()))
+    print(f"JAMSOSBOT_CRASH_SEED={seed_value}")  # shown with a failure, to replay the same interruptions
+    rng = random.Random(seed_value)
     n_tg, n_wa = SIZE * 6 // 10, SIZE * 4 // 10
     tg = seed(db, "telegram", n_tg)
     wa_open = seed(db, "whatsapp", n_wa * 3 // 4)
