@@ -8,6 +8,7 @@
     await service.preview(campaign_id_or_draft, name=None) -> {channel: {mode: view}}
     await service.test_send(campaign_id, channel=…, chat_id=…, actor=…) -> message id
     await service.schedule(campaign_id, at, actor=…)              # quiet hours still apply when it runs
+    await service.unschedule(campaign_id, actor=…)                # back to a draft
     await service.start / pause / resume / cancel(campaign_id, actor=…) -> CampaignInfo
     await service.progress(campaign_id) -> Progress               # cheap: poll it for a progress bar
     await service.results(campaign_id) -> Results
@@ -87,7 +88,6 @@ class BroadcastService:
         self.keys = Keys(settings.redis_prefix)
         self.queue = BroadcastQueue(redis, self.keys) if redis is not None else None
         self.clock = clock
-        self._redis = redis
         self._outbound = outbound
         self._outbound_owned = False  # built here (for test sends): closed here
         self._owned: list[Any] = []
@@ -192,6 +192,10 @@ class BroadcastService:
             raise ValueError("schedule with an aware datetime (e.g. in Asia/Jakarta)")
         # the supervisor starts it when it is due (BROADCAST_TEND_SECONDS); nothing is enqueued now
         return await self._transition(campaign_id, "schedule", actor, at=at)
+
+    async def unschedule(self, campaign_id: int, *, actor: str | None = None) -> CampaignInfo:
+        """Back to a draft (it can be edited, scheduled again or started)."""
+        return await self._transition(campaign_id, "unschedule", actor)
 
     async def start(self, campaign_id: int, *, actor: str | None = None) -> CampaignInfo:
         info = await self._transition(campaign_id, "start", actor, count=True)

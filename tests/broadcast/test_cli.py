@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from bot.broadcast_commands import broadcast, worker
 from bot.settings import Settings
 from storage.db import Database
+from storage.models import AuditEntry
 from tests.broadcast.fakes import BroadcastTelegramAPI
 from tests.broadcast.seed import seed
 
@@ -69,6 +71,15 @@ def test_compose_count_show_start_and_read_results(cli: CliRunner, db: Database,
     for action, status in (("start", "running"), ("pause", "paused"), ("resume", "running")):
         result = cli.invoke(broadcast, [action, "1", "--as", "rina"])
         assert result.exit_code == 0 and f"campaign 1 is now {status}" in result.output
+
+    with db.session() as session:
+        audit = [
+            (a.actor, a.action, a.target, a.details)
+            for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+    assert audit[0][:3] == ("rina", "campaign.create", "campaign:1")
+    assert audit[1] == ("rina", "campaign.start", "campaign:1", {"from": "draft", "audience": 4})
+    assert [a[1] for a in audit[2:]] == ["campaign.pause", "campaign.resume"]
 
     results = json.loads(cli.invoke(broadcast, ["results", "1", "--json"]).output)
     assert results["progress"]["status"] == "running"

@@ -41,6 +41,8 @@ async def test_the_supervisor_starts_due_campaigns_and_fills_the_slots(
     now = datetime.now(UTC)
     await service.schedule(due.id, now - timedelta(seconds=1), actor="rina")
     await service.schedule(later.id, now + timedelta(days=1))
+    assert (await service.unschedule(later.id)).status == "draft"
+    await service.schedule(later.id, now + timedelta(days=1))
     await jobs.tend(app)
     assert (await service.get(due.id)).status == "running"
     assert (await service.get(later.id)).status == "scheduled"
