@@ -9,6 +9,7 @@ nobody is registered twice, also when the database dies between the registration
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,6 +25,7 @@ from tests.faults.support import (
     TelegramUser,
     after_first_call,
     fault_settings,
+    note_recovery,
     outage_seconds,
     receipts,
     registration_numbers,
@@ -86,14 +88,18 @@ async def test_postgres_down_for_a_while(
             registration_numbers(direct, by_rest.nik) == registration_numbers(direct, by_telegram.nik) == []
         )
         pg_proxy.restore()
+        back = time.monotonic()
 
         await until(lambda: receipts(telegram.received()) != [], what="the Telegram user's receipt")
+        note_recovery("postgres: Telegram message answered", time.monotonic() - back)
         await until(telegram.drained, what="the inbox to drain")
         while_down = telegram.received()[before:]
         assert receipts(while_down) == registration_numbers(direct, by_telegram.nik), while_down
         assert while_down.count(text("delayed")) == 1 and text("trouble") not in while_down, while_down
 
+        back = time.monotonic()
         receipt = await rest.say("ya")
+        note_recovery("postgres: REST answers again", time.monotonic() - back)
         assert receipts([receipt]) == registration_numbers(direct, by_rest.nik) != []
         assert "Kecelakaan Kerja" in await asking.say("apa itu jkk")
         assert (await client.get("/health")).json()["status"] == "ok"

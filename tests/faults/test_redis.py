@@ -10,6 +10,7 @@ registration made while Redis died mid-turn is confirmed to the user exactly onc
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.faults.support import (
     WhatsAppUser,
     after_first_call,
     fault_settings,
+    note_recovery,
     outage_seconds,
     receipts,
     registration_numbers,
@@ -70,11 +72,17 @@ async def test_redis_down_for_a_while(
         assert health["status"] == "degraded" and health["checks"]["sessions"] == "down", health
         await asyncio.sleep(outage_seconds())
         redis_proxy.restore()
+        back = time.monotonic()
+
+        # The REST conversation goes on from where it was: the birth date again.
+        assert "nomor hp" in (await rest.say(answers[4])).lower()
+        note_recovery("redis: REST answers again", time.monotonic() - back)
 
         # Telegram's redelivery is answered, once; a further redelivery is not answered again.
         before = len(telegram.received())
         assert await telegram.post(update) == 200
         await until(lambda: len(telegram.received()) > before, what="the redelivered update's answer")
+        note_recovery("redis: Telegram redelivery answered", time.monotonic() - back)
         assert "Kecelakaan Kerja" in "\n".join(telegram.received()[before:])
         answered = len(telegram.received())
         assert await telegram.post(update) == 200
@@ -85,8 +93,7 @@ async def test_redis_down_for_a_while(
         assert "Kecelakaan Kerja" in await whatsapp.say("apa itu jkk")
         assert len(whatsapp.received()) == 1
 
-        # The REST conversation goes on from where it was: the birth date again, then the rest.
-        assert "nomor hp" in (await rest.say(answers[4])).lower()
+        # The REST registration goes on to the end.
         summary = await rest.walk(answers[5:])
         assert "Cek lagi data Anda" in summary
         receipt = await rest.say("ya")
@@ -124,7 +131,9 @@ async def test_redis_lost_in_the_middle_of_a_turn(
         await until(lambda: registration_numbers(db, person.nik) != [], what="the registration")
         await asyncio.sleep(outage_seconds())
         redis_proxy.restore()
+        back = time.monotonic()
         await until(lambda: receipts(telegram.received()) != [], what="the receipt")
+        note_recovery("redis lost mid-turn: Telegram receipt", time.monotonic() - back)
         await until(telegram.drained, what="the inbox to drain")
         assert receipts(telegram.received()) == registration_numbers(db, person.nik)
 

@@ -10,6 +10,7 @@ registration; the core system holds exactly one registration per person.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from tests.faults.support import (
     Person,
     RestUser,
     TelegramUser,
+    fast_leases,
+    note_recovery,
     receipts,
     registration_numbers,
     until,
@@ -70,8 +73,7 @@ async def test_a_web_worker_killed_mid_turn(
                 "MEMBERSHIP_API_TOKEN": TOKEN,
                 "MEMBERSHIP_API_TIMEOUT": "30",
                 "INBOX_WORKERS": "2",
-                "INBOX_LEASE_SECONDS": "2",
-                "CONVERSATION_LOCK_SECONDS": "5",  # a dead turn's lock frees itself after this
+                **fast_leases(),
             }
             first = ServerProcess(env, tmp_path / "server.log").start()
             try:
@@ -102,6 +104,7 @@ async def _kill_mid_turn(
         in_flight = asyncio.create_task(rest.say("ya"))
         await until(lambda: flaky.calls["register"] == 2, what="both turns to reach the core system")
         first.kill()
+        killed = time.monotonic()
         with pytest.raises(httpx.TransportError):  # the REST client sees the connection drop
             await in_flight
 
@@ -109,6 +112,9 @@ async def _kill_mid_turn(
     try:
         async with httpx.AsyncClient(base_url=second.url, timeout=60) as client:
             await until(lambda: receipts(telegram.received()) != [], what="the Telegram user's receipt")
+            note_recovery(
+                "web worker killed: Telegram receipt (replacement started)", time.monotonic() - killed
+            )
             await until(telegram.drained, what="the inbox to drain")
             assert receipts(telegram.received()) == registration_numbers(core_db, by_telegram.nik)
 
@@ -117,6 +123,7 @@ async def _kill_mid_turn(
             while reply == text("busy"):  # the dead turn's lock has not run out yet: send again
                 await asyncio.sleep(1.0)
                 reply = await rest.say("ya")
+            note_recovery("web worker killed: REST resend confirmed", time.monotonic() - killed)
             assert receipts([reply]) == registration_numbers(core_db, by_rest.nik) != [], reply
             assert flaky.calls["register"] == 4  # the two killed turns, and their two replays
     finally:
