@@ -292,7 +292,7 @@ def seed_bulk(url: str, count: int) -> None:
         conn.execute(
             "INSERT INTO subscribers (conversation_id, channel, status, opted_in_at, opted_in_source, "
             "region, occupation, unreachable, created_at, updated_at) "
-            "SELECT id, 'telegram', 'opted_in', now(), 'chat', "
+            "SELECT id, 'telegram', 'opted_in', now(), 'bench', "
             "(ARRAY['Kabupaten Bogor', 'Gresik', 'Sumedang'])[1 + mod(id, 3)], "
             "(ARRAY['ojol', 'petani', 'pedagang pasar', 'nelayan'])[1 + mod(id, 4)], "
             "false, now(), now() FROM conversations WHERE id > %s",
@@ -312,7 +312,8 @@ async def planning(args: argparse.Namespace, url: str, key: str) -> None:
     with BroadcastTelegramAPI() as tg, BroadcastTwilioAPI() as tw:
         settings = fake_settings(url, key, prefix, tg, tw)
     service = BroadcastService(settings, db, config=load_broadcast_config(**QUIET_OFF))
-    info = await service.create(CampaignDraft(name="satu juta", text=TEXT))
+    audience = Audience(sources=("bench",))  # the generated subscribers, not those of parts 1 and 2
+    info = await service.create(CampaignDraft(name="satu juta", text=TEXT, audience=audience))
     count = await service.count_audience(info.draft.audience)
     await service.start(info.id)
     env = {
