@@ -72,7 +72,9 @@ class Planner:
 
     def _chunk(self, campaign_id: int, audience: Audience, after: int) -> tuple[int, int | None]:
         with self.db.transaction() as session:
-            status = campaigns.load(session, campaign_id).status
+            # the row lock orders this chunk with a concurrent cancel: either the cancel's "skip what is
+            # pending" sees these rows, or this chunk sees the cancel
+            status = campaigns.load(session, campaign_id, lock=True).status
             if status not in ("running", "paused"):  # cancelled meanwhile: stop writing rows
                 return 0, None
             return audience_sql.plan_chunk(

@@ -84,6 +84,10 @@ def test_compose_count_show_start_and_read_results(cli: CliRunner, db: Database,
     results = json.loads(cli.invoke(broadcast, ["results", "1", "--json"]).output)
     assert results["progress"]["status"] == "running"
     assert cli.invoke(broadcast, ["cancel", "1"]).output.strip() == "campaign 1 is now cancelled"
+    watched = cli.invoke(broadcast, ["watch", "1"])  # the progress bar stops at once on a cancelled campaign
+    assert watched.exit_code == 0 and "campaign 1" in watched.output and "sent 0" in watched.output
+    # no worker ran, so nothing was planned before the cancel: no deliveries at all
+    assert "campaign 1 [cancelled]: 0 recipients" in cli.invoke(broadcast, ["results", "1"]).output
     again = cli.invoke(broadcast, ["start", "1"])
     assert again.exit_code == 1 and "campaign 1 is cancelled; cannot start" in again.output
 
