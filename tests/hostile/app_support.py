@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -62,7 +62,7 @@ class LiveApp:
     log: _Collect = field(default_factory=_Collect)
 
     # -- channels, as their platforms call them ------------------------------------------------------
-    def rest(self, sender: str, message: str, **kwargs: Any) -> httpx.Response:
+    def rest(self, sender: str, message: str, **kwargs: Any) -> httpx2.Response:
         return self.client.post(
             REST_PATH,
             json={"sender": sender, "message": message},
@@ -70,7 +70,7 @@ class LiveApp:
             **kwargs,
         )
 
-    def telegram_update(self, update: Any, *, secret: str | None = TELEGRAM_SECRET) -> httpx.Response:
+    def telegram_update(self, update: Any, *, secret: str | None = TELEGRAM_SECRET) -> httpx2.Response:
         body = json.dumps(update).encode() if not isinstance(update, bytes) else update
         headers = {"Content-Type": "application/json"}
         if secret is not None:
@@ -84,7 +84,7 @@ class LiveApp:
         path: str = TWILIO_PATH,
         signed_url: str | None = None,
         token: str = AUTH_TOKEN,
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """POST `form` as Twilio does, signed for `signed_url` (default: PUBLIC_URL + path, what Twilio
         calls) with `token` (default: the right Auth Token)."""
         signature = sign(signed_url or PUBLIC_URL + path, form, token)
@@ -97,7 +97,9 @@ class LiveApp:
 
         deadline = time.monotonic() + 60
         while self.client.portal.call(self.app.state.inbox.waiting) > 0:  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the inbox did not drain"
+            if time.monotonic() > deadline:
+                recent = [f"{r.name}: {r.getMessage()[:200]}" for r in self.log.records[-8:]]
+                raise AssertionError(f"the inbox did not drain; last log records: {recent}")
             time.sleep(0.01)
 
     def failures(self) -> list[str]:

@@ -20,11 +20,32 @@ from tests.hostile.strategies import HOSTILE
 OPENAPI = "/admin/api/v1/openapi.json"
 
 
+def without_lifespan(app: Any) -> Any:
+    """The running app, minus its lifespan: schemathesis' ASGI client would start and stop it around every
+    call, building a second runtime and stopping the inbox workers the other tests rely on."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return asgi
+
+
 @pytest.fixture(scope="module")
 def admin_api(live: LiveApp) -> Any:
     token = live.token("admin")
     # the description needs the token too; the ASGI client's kwargs go with that request
-    return schemathesis.openapi.from_asgi(OPENAPI, live.app, headers={"Authorization": f"Bearer {token}"})
+    return schemathesis.openapi.from_asgi(
+        OPENAPI, without_lifespan(live.app), headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 schema = schemathesis.pytest.from_fixture("admin_api")

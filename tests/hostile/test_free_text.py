@@ -6,6 +6,7 @@ stored is exactly what was accepted."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,7 +67,7 @@ def console(live: LiveApp) -> TestClient:
 @pytest.mark.parametrize("value", HOSTILE_VALUES, ids=range(len(HOSTILE_VALUES)))
 def test_campaign_names_and_texts(live: LiveApp, console: TestClient, value: str) -> None:
     headers = {"Authorization": f"Bearer {live.token('broadcaster')}"}
-    body = {
+    body: dict[str, Any] = {
         "name": value[:120] or "x",
         "text": f"Halo {{nama}}! {value}",
         "button": {"title": value[:40] or "x"},

@@ -84,7 +84,7 @@ def _phone() -> str:
     return f"+62812{random.randint(10_000_000, 99_999_999)}"
 
 
-FORGERIES = {
+FORGERIES: dict[str, dict[str, Any]] = {
     "no signature": {"signature": None},
     "garbage signature": {"signature": "bm90IGEgc2lnbmF0dXJl"},
     "http instead of https": {"url": PUBLIC_URL.replace("https", "http") + TWILIO_PATH},
