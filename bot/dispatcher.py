@@ -49,6 +49,8 @@ class Sealer(Protocol):
 
     def unseal(self, token: str) -> bytes: ...
 
+    def blind_index(self, field: str, value: str) -> bytes: ...
+
 
 class EventSink(Protocol):
     def apply(
@@ -92,7 +94,9 @@ class Dispatcher:
         membership backend answers a repeated registration key with the first receipt). A conversation
         still locked after `lock_wait_seconds` gets the 'busy' text, or, with `busy_reply=False` (the
         inbox workers, which retry later), LockTimeout is raised."""
-        key = f"conv:{msg.conversation_key}"
+        # The key names the conversation by a keyed hash: a WhatsApp chat id is a phone number, and key
+        # names, unlike the sealed values, are readable by anyone who can list the store's keys.
+        key = "conv:" + self.sealer.blind_index("session", msg.conversation_key).hex()
         try:
             with self.store.lock(key, timeout=self.lock_seconds, wait=self.lock_wait_seconds):
                 return self._turn(key, msg)

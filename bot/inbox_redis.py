@@ -137,6 +137,13 @@ class RedisInbox:
         return cls(aioredis.Redis.from_url(url, decode_responses=True), **kwargs)
 
     # -- keys and entries -------------------------------------------------------------------------------
+    def _conversation_id(self, msg: InboundMessage) -> str:
+        """The chat's name in key names: a keyed hash, because a WhatsApp chat id is a phone number and
+        key names are not sealed like the values (the message itself travels sealed in the entry)."""
+        if self._sealer is None:
+            return msg.conversation_key
+        return self._sealer.blind_index("inbox", msg.conversation_key).hex()
+
     def _chat(self, conversation: str) -> str:
         return f"{self.prefix}inbox:chat:{conversation}"
 
@@ -176,7 +183,7 @@ class RedisInbox:
     # -- the Inbox interface ----------------------------------------------------------------------------
     async def submit(self, msg: InboundMessage) -> bool:
         key = dedupe_key(msg)
-        conversation = msg.conversation_key
+        conversation = self._conversation_id(msg)
         keys = [f"{self.prefix}inbox:seen:{key or ''}", self._chat(conversation), self._ready, self._wake]
         entry = self._encode(uuid.uuid4().hex, msg, None, 0)
         ttl_ms = round(DEDUPE_TTL_SECONDS * 1000)

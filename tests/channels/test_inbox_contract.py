@@ -230,12 +230,14 @@ async def test_redis_entries_are_sealed_when_a_key_is_given(redis_url: str, redi
     inbox = RedisInbox.from_url(redis_url, sealer=vault, prefix=redis_prefix)
     try:
         await inbox.submit(msg("A", "nik saya 3201014506900003", "u1", display_name="Siti Rahma"))
-        raw = redis.Redis.from_url(redis_url).lrange(f"{redis_prefix}inbox:chat:telegram:A", 0, -1)
+        # the chat is named by a keyed hash in key names (a WhatsApp chat id would be a phone number)
+        chat_key = f"{redis_prefix}inbox:chat:" + vault.blind_index("inbox", "telegram:A").hex()
+        raw = redis.Redis.from_url(redis_url).lrange(chat_key, 0, -1)
         assert len(raw) == 1 and b"3201014506900003" not in raw[0] and b"Siti" not in raw[0]
         claim = await inbox.claim(wait=0)
         assert claim is not None and claim.message.text == "nik saya 3201014506900003"
         await inbox.record_replies(claim, [Reply("NIK 3201********0003, Siti Rahma")])
-        raw = redis.Redis.from_url(redis_url).lrange(f"{redis_prefix}inbox:chat:telegram:A", 0, -1)
+        raw = redis.Redis.from_url(redis_url).lrange(chat_key, 0, -1)
         assert b"Siti" not in raw[0]
     finally:
         await inbox.aclose()
