@@ -32,12 +32,18 @@ class FlowServicesImpl:
 
     membership: MembershipBackend
     store: SessionStore
+    keyer: Callable[[str, str], bytes]  # the vault's keyed blind index
+
+    def _key(self, key: str) -> str:
+        # The flows' counter keys are derived from a NIK or a chat id; a plain hash of a NIK can be reversed
+        # by trying every plausible NIK, a keyed one cannot without the data key.
+        return "flow:" + self.keyer("counter", key).hex()
 
     def incr(self, key: str, ttl_seconds: int) -> int:
-        return self.store.incr(f"flow:{key}", ttl_seconds)
+        return self.store.incr(self._key(key), ttl_seconds)
 
     def count(self, key: str) -> int:
-        return self.store.count(f"flow:{key}")
+        return self.store.count(self._key(key))
 
 
 @dataclass
@@ -61,7 +67,7 @@ class Runtime:
         nlu = NLU.from_settings(settings)
         nlu.parse("halo")  # load (or, on a new machine, train) the model now, not on a user's first message
         engine = Engine(
-            FlowServicesImpl(membership, store),
+            FlowServicesImpl(membership, store, db.vault.blind_index),
             idle_minutes=settings.session_idle_minutes,
             draft_days=settings.session_ttl_days,  # the consent text promises drafts go after this many days
         )
