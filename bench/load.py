@@ -2,7 +2,8 @@
 
     python bench/load.py --minutes 0.5                  # the short run (CI-sized)
     python bench/load.py --minutes 10                   # the soak
-    options: --users 24 --web-workers 2 --inbox-workers 4 --think 0.5 2.0 --warmup 10 --sample-every 15
+    options: --users 24 --web-workers 2 --inbox-workers 4 --inbox-processes 0 --think 0.5 2.0 --warmup 10
+             --sample-every 15
 
 It starts `jamsosbot serve --workers N` (bench/webhook_bench.Server) on a fresh PostgreSQL database (dropped
 afterwards) and the shared Redis under a key prefix of its own (deleted afterwards), with Telegram and
@@ -15,9 +16,9 @@ header; WhatsApp users post forms signed with the twilio SDK's RequestValidator.
 Printed: per channel the messages, throughput, latency p50/p99 (REST: the request; Telegram and WhatsApp:
 the webhook's acknowledgement, and the reply's arrival at the fake API), errors (non-200 answers,
 transport errors, no reply within --reply-timeout) and `trouble`/`busy` answers; the RSS of each worker
-process over the run (first sample after warm-up, last, peak); and the registrations check: every
-registration number shown to a user is in the database, and no NIK has two live registrations. Then one
-JSON line. It asserts nothing; on a shared machine the figures include waiting for a CPU.
+process (web workers, and inbox-worker processes with --inbox-processes) over the run (first sample after
+warm-up, last, peak); and the registrations check: every registration number shown to a user is in the
+database, and no NIK has two live registrations. Then one JSON line. It asserts nothing; on a shared machine the figures include waiting for a CPU.
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ async def drive(server: Server, replies: Replies, args: argparse.Namespace) -> d
     async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
         run = Run(client, server.url, replies, tuple(args.think), args.reply_timeout)
         makers = {"rest": rest_user, "telegram": telegram_user, "whatsapp": whatsapp_user}
-        pids = worker_pids(server.processes[0].pid)
+        pids = worker_pids(server.processes[0].pid) + [p.pid for p in server.processes[1:]]
         memory: dict[int, list[float]] = defaultdict(list)
         stop = asyncio.Event()
         started = time.monotonic()
@@ -340,7 +341,7 @@ def report(result: dict[str, Any], registrations: dict[str, int], args: argparse
                 "peak": result["hwm"].get(pid),
             }
             print(
-                f"worker {pid}: RSS {samples[0]} MB -> {samples[-1]} MB "
+                f"process {pid}: RSS {samples[0]} MB -> {samples[-1]} MB "
                 f"(max sampled {max(samples)} MB, peak {result['hwm'].get(pid)} MB)"
             )
     figures["registrations"] = registrations
@@ -358,7 +359,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=0.5, help="measured duration (after the warm-up)")
     parser.add_argument("--users", type=int, default=24, help="virtual users, a third per channel")
     parser.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes")
-    parser.add_argument("--inbox-workers", type=int, default=4, help="INBOX_WORKERS per web worker")
+    parser.add_argument("--inbox-workers", type=int, default=4, help="INBOX_WORKERS per process")
+    parser.add_argument(
+        "--inbox-processes",
+        type=int,
+        default=0,
+        help="`jamsosbot inbox-worker` processes; the web workers then only acknowledge webhooks",
+    )
     parser.add_argument("--think", type=float, nargs=2, default=(0.5, 2.0), help="pause between messages (s)")
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of traffic before measuring")
     parser.add_argument("--reply-timeout", type=float, default=30.0)
@@ -395,7 +402,9 @@ def main() -> None:
                 "TWILIO_API_URL": wa.base_url,
                 "BENCH_CWD": tmp,  # no stray .env is read
             }
-            options = Options(0, 0.0, 0, args.users, 0, 0, args.reply_timeout, args.web_workers, 0, None)
+            options = Options(
+                0, 0.0, 0, args.users, 0, 0, args.reply_timeout, args.web_workers, args.inbox_processes, None
+            )
             with Server(env, options, log=Path(tmp) / "server.log") as server:
                 result = asyncio.run(drive(server, replies, args))
             texts = replies.texts() + [t for ch in result["run"].channels.values() for t in ch.rest_texts]

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from bot.inbox_workers import is_outage
 from bot.messages import InboundMessage
 from bot.texts import text
 from flows.replies import Reply
@@ -49,8 +50,11 @@ def rest_webhook(
     msg = InboundMessage(channel="rest", chat_id=body.sender, text=body.message)
     try:
         replies = runtime.dispatcher.handle(msg)
-    except Exception:
+    except Exception as exc:
         # A dependency failed mid-turn; nothing was saved, so the user can simply send again.
-        log.exception("rest turn failed")
+        if is_outage(exc):  # expected while it is down: one line per request, not a stack trace
+            log.warning("rest turn failed: a dependency is out (%s)", type(exc).__name__)
+        else:
+            log.exception("rest turn failed")
         replies = [Reply(text("trouble"))]
     return [r.to_rasa(body.sender) for r in replies]

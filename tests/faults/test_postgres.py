@@ -1,9 +1,10 @@
 """PostgreSQL down for a while, through a proxy of the test's own (the shared server keeps running).
 
-While it is down: a REST user gets a clear Indonesian message, never an error; a Telegram message is
-acknowledged (the inbox is in Redis), the user is told it will be answered, and it is answered when the
-database is back; /health says `database: down`. A registration confirmed to anyone is in the database, and
-nobody is registered twice, also when the database dies between the registration and the event log.
+While it is down: a REST user gets a clear Indonesian message, never an error; a Telegram or WhatsApp
+message is acknowledged (the inbox is in Redis), the user is told it will be answered, and it is answered
+when the database is back; /health says `database: down`. A registration confirmed to anyone is in the
+database, and nobody is registered twice, also when the database dies between the registration and the
+event log.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from bot.texts import text
 from storage.db import Database, make_engine
 from storage.repo import consents
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.faults.proxy import TcpProxy
 from tests.faults.support import (
     Person,
     RestUser,
     TelegramUser,
+    WhatsAppUser,
     after_first_call,
     fault_settings,
     note_recovery,
@@ -59,6 +62,7 @@ async def test_postgres_down_for_a_while(
     redis_url: str,
     redis_prefix: str,
     telegram_api: FakeTelegramAPI,
+    twilio_api: FakeTwilioAPI,
 ) -> None:
     settings = fault_settings(
         database_url=pg_via_proxy,
@@ -66,6 +70,7 @@ async def test_postgres_down_for_a_while(
         redis_url=redis_url,
         redis_prefix=redis_prefix,
         telegram=telegram_api,
+        twilio=twilio_api,
     )
     async with running(settings) as (app, client):
         by_rest, by_telegram = Person(), Person()
@@ -80,9 +85,12 @@ async def test_postgres_down_for_a_while(
         assert troubled(await asking.say("apa itu jkk"))
         before = len(telegram.received())
         assert await telegram.post(telegram.update("ya")) == 200  # in the inbox: it will be answered
+        whatsapp = WhatsAppUser(client, twilio_api, app.state.inbox.waiting)
+        assert (await whatsapp.post(whatsapp.form("apa itu jkk"))).status_code == 200
         health = (await client.get("/health")).json()
         assert health["status"] == "degraded" and health["checks"]["database"] == "down", health
         await until(lambda: text("delayed") in telegram.received(), what="the Telegram user to be told")
+        await until(lambda: text("delayed") in whatsapp.received(), what="the WhatsApp user to be told")
         await asyncio.sleep(outage_seconds())
         assert (
             registration_numbers(direct, by_rest.nik) == registration_numbers(direct, by_telegram.nik) == []
@@ -96,6 +104,8 @@ async def test_postgres_down_for_a_while(
         while_down = telegram.received()[before:]
         assert receipts(while_down) == registration_numbers(direct, by_telegram.nik), while_down
         assert while_down.count(text("delayed")) == 1 and text("trouble") not in while_down, while_down
+        await until(lambda: len(whatsapp.received()) == 2, what="the WhatsApp user's answer")
+        assert "Kecelakaan Kerja" in whatsapp.received()[1]
 
         back = time.monotonic()
         receipt = await rest.say("ya")
