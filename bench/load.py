@@ -18,7 +18,8 @@ the webhook's acknowledgement, and the reply's arrival at the fake API), errors 
 transport errors, no reply within --reply-timeout) and `trouble`/`busy` answers; the RSS of each worker
 process (web workers, and inbox-worker processes with --inbox-processes) over the run (first sample after
 warm-up, last, peak); and the registrations check: every registration number shown to a user is in the
-database, and no NIK has two live registrations. Then one JSON line. It asserts nothing; on a shared machine the figures include waiting for a CPU.
+database, and no NIK has two live registrations. Then one JSON line. It asserts nothing; on a shared
+machine the figures include waiting for a CPU.
 """
 
 from __future__ import annotations

@@ -128,3 +128,5 @@ async def _kill_mid_turn(
             assert flaky.calls["register"] == 4  # the two killed turns, and their two replays
     finally:
         second.stop()
+    for person in (by_telegram, by_rest):  # the processes' logs, kill and recovery included
+        assert person.nik not in second.output() and person.phone not in second.output()
