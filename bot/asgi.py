@@ -1,4 +1,4 @@
-"""Entry point for uvicorn workers: `uvicorn --factory bot.asgi:app`. Each worker reads the settings itself."""
+"""Entry point for uvicorn workers (`uvicorn --factory bot.asgi:app`); each worker reads the settings."""
 
 from fastapi import FastAPI
 

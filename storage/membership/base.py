@@ -108,7 +108,9 @@ class RegistrationStatus:
 
 
 class MembershipBackend(Protocol):
-    def lookup(self, *, birth_date: date, nik: str | None = None, kpj: str | None = None) -> MemberRecord | None:
+    def lookup(
+        self, *, birth_date: date, nik: str | None = None, kpj: str | None = None
+    ) -> MemberRecord | None:
         """The member whose NIK (or KPJ) *and* birth date match, else None (never says which part failed)."""
         ...
 
