@@ -20,13 +20,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.cli import cli
@@ -35,7 +33,7 @@ from bot.settings import Settings
 from flows.contribution import first_contribution_month, period_total
 from flows.fmt import add_months
 from storage.models import Consent, Event, Member, Registration
-from storage.schema import upgrade
+from tests.realdeps import postgres_database
 
 PG_ADMIN_URL = os.environ.get("JAMSOSBOT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("JAMSOSBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -61,20 +59,8 @@ ANSWERS = [
 @contextmanager
 def _postgres() -> Iterator[str]:
     """A database of this run's own at the current schema, dropped afterwards."""
-    dsn = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"jb_e2e_{secrets.token_hex(5)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
+    with postgres_database("jb_e2e") as url:
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -25,9 +24,9 @@ from bot.settings import Settings, load_settings
 from storage.crypto import Vault, generate_key, parse_keys
 from storage.db import Database, make_engine
 from storage.models import Base
-from storage.schema import upgrade
 from tests.broadcast.fakes import BroadcastTelegramAPI, BroadcastTwilioAPI
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, BOT_NUMBER
+from tests.realdeps import postgres_database
 
 PG_ADMIN_URL = os.environ.get("JAMSOSBOT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("JAMSOSBOT_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -39,19 +38,8 @@ def _dsn(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(_dsn(PG_ADMIN_URL), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"jb_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    with postgres_database() as url:
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(scope="session")

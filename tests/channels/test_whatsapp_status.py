@@ -5,16 +5,13 @@ functions run on SQLite and on the real PostgreSQL."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from bot.inbox import MemoryInbox
 from storage.crypto import Vault
@@ -22,7 +19,6 @@ from storage.db import Database, make_engine
 from storage.models import Campaign, Delivery
 from storage.repo.subscribers import get_subscriber, opt_in
 from storage.repo.whatsapp import get_status, prune_statuses, record_status
-from storage.schema import upgrade
 from tests.channels.whatsapp_support import (
     client_for,
     fixed_clock,
@@ -33,6 +29,7 @@ from tests.channels.whatsapp_support import (
     whatsapp_settings,
 )
 from tests.fakes.twilio_api import message_sid, status_form
+from tests.realdeps import postgres_database
 
 STATUS = "/webhooks/twilio/status"
 PHONE = "+6281234567890"
@@ -50,20 +47,8 @@ def no_real_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A database of this module's own on the shared PostgreSQL, dropped afterwards."""
-    dsn = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"jb_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
+    with postgres_database() as url:
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,20 +9,18 @@ reconfigures them. A test cuts its own TcpProxy instead (tests/faults/proxy.py).
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from storage.crypto import generate_key
-from storage.schema import upgrade
 from tests.channels.conftest import no_real_telegram, redis_prefix, redis_url  # noqa: F401 (fixtures)
 from tests.channels.whatsapp_support import forbid_real_twilio
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.twilio_api import FakeTwilioAPI
 from tests.faults.proxy import TcpProxy
+from tests.realdeps import postgres_database
 
 PG_ADMIN_URL = os.environ.get("JAMSOSBOT_TEST_PG", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -37,20 +35,8 @@ def no_real_twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this session, at the current schema; dropped at the end."""
-    dsn = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    name = f"jb_faults_{secrets.token_hex(5)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
+    with postgres_database("jb_faults") as url:
         yield url
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
