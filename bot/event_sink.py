@@ -64,15 +64,13 @@ class StorageEventSink:
             elif event.type == "erase":
                 erase.erase_person(self.db, channel=msg.channel, chat_id=msg.chat_id, phone=msg.phone, at=now)
                 erased = True
-        self._log(events, msg, parse, now, erased=erased)
-        if msg.channel == "whatsapp" and not erased:
-            subscribers.record_inbound(self.db, channel=msg.channel, chat_id=msg.chat_id, at=now)
+        self._log(events, msg, now, erased=erased)
 
-    def _log(
-        self, events: list[Event], msg: InboundMessage, parse: dict[str, Any], now: datetime, *, erased: bool
-    ) -> None:
+    def _log(self, events: list[Event], msg: InboundMessage, now: datetime, *, erased: bool) -> None:
         if not events:
             return
+        # After an erasure the conversation is gone: this turn's events stay unlinked from it.
+        chat_id = None if erased else msg.chat_id
         with self.db.transaction() as session:
             for event in events:
                 data = dict(event.data)
@@ -82,14 +80,12 @@ class StorageEventSink:
                     ]
                 if event.type == "fallback":
                     data["text"] = redact(msg.text[:UNRECOGNISED_TEXT_LIMIT])
-                # After an erasure the conversation is gone: later events of this turn stay unlinked.
-                linked = not erased
                 add_event(
                     session,
                     self.db,
                     event.type,
                     channel=msg.channel,
-                    chat_id=msg.chat_id if linked else None,
+                    chat_id=chat_id,
                     data=data,
                     at=now,
                 )

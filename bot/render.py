@@ -17,7 +17,3 @@ def numbered(reply: Reply) -> str:
         return reply.text
     options = "\n".join(f"{i}. {b.title}" for i, b in enumerate(reply.buttons, start=1))
     return f"{reply.text}\n\n{options}\n\n{text('numbered_hint')}"
-
-
-def plain_texts(replies: list[Reply]) -> list[str]:
-    return [numbered(r) for r in replies]
