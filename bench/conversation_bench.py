@@ -4,7 +4,19 @@ Starts `jamsosbot serve --workers N` on a fresh PostgreSQL database (dropped aft
 sessions, then drives C concurrent senders, each running a realistic mixed script (questions, a whole BPU
 registration, a status check, STOP), and prints messages/s and latency p50/p99. It asserts nothing.
 
-    python bench/conversation_bench.py --senders 50 --seconds 60 --workers 2
+Two ways to load it:
+- `--rate R` (open loop, the default 300 msg/s): the C senders together offer R messages/s, each sending
+  its next message on a fixed schedule (C/R seconds apart) but never before its previous reply arrived,
+  like a person who waits for the answer. Latency counts from the scheduled send time, so a server that
+  falls behind shows it in p99 (no coordinated omission).
+- `--rate 0` (closed loop): every sender sends again the moment its reply arrives, which finds the
+  server's ceiling. Note Little's law: C closed-loop senders at X msg/s see a mean latency of C/X.
+
+Also prints the CPU time the server's worker processes used per message (independent of how busy the
+machine is). The client is aiohttp (cheaper per request than httpx), on the same cores as the server.
+
+    python bench/conversation_bench.py --senders 50 --rate 300 --seconds 60 --workers 2
+    python bench/conversation_bench.py --senders 50 --rate 0 --seconds 30      # the ceiling
 """
 
 from __future__ import annotations
@@ -22,7 +34,9 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import httpx
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,36 +89,69 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class Load:
+    """What the senders measured."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+
+
 async def sender(
-    client: httpx.AsyncClient, i: int, deadline: float, latencies: list[float], errors: list[str]
+    client: aiohttp.ClientSession, url: str, i: int, due: float, gap: float, deadline: float, load: Load
 ) -> None:
+    """One person: runs its scripts in a loop. With gap > 0 each message has a scheduled time (gap apart,
+    starting at `due`); latency counts from that time."""
     turn = 0
-    while time.monotonic() < deadline:
+    while True:
         for text in script(i + turn * 100_000):
-            if time.monotonic() >= deadline:
+            if gap:
+                now = time.perf_counter()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                begin = due
+                due += gap
+            else:
+                begin = time.perf_counter()
+            if begin >= deadline:
                 return
-            start = time.perf_counter()
             try:
-                r = await client.post(
-                    "/webhooks/rest/webhook", json={"sender": f"bench-{i}-{turn}", "message": text}
-                )
-                if r.status_code != 200:
-                    errors.append(str(r.status_code))
-            except httpx.HTTPError as exc:
-                errors.append(type(exc).__name__)
-            latencies.append(time.perf_counter() - start)
+                async with client.post(url, json={"sender": f"bench-{i}-{turn}", "message": text}) as r:
+                    await r.read()
+                    if r.status != 200:
+                        load.errors.append(str(r.status))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                load.errors.append(type(exc).__name__)
+            load.latencies.append(time.perf_counter() - begin)
         turn += 1
 
 
-async def drive(base: str, senders: int, seconds: float) -> tuple[list[float], list[str], float]:
-    latencies: list[float] = []
-    errors: list[str] = []
-    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
-        start = time.monotonic()
+async def drive(base: str, senders: int, rate: float, seconds: float) -> tuple[Load, float]:
+    load = Load()
+    gap = senders / rate if rate > 0 else 0.0
+    connector = aiohttp.TCPConnector(limit=senders, limit_per_host=senders)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        url = base + "/webhooks/rest/webhook"
+        start = time.perf_counter()
         deadline = start + seconds
-        await asyncio.gather(*(sender(client, i, deadline, latencies, errors) for i in range(senders)))
-        return latencies, errors, time.monotonic() - start
+        await asyncio.gather(
+            *(sender(client, url, i, start + gap * i / senders, gap, deadline, load) for i in range(senders))
+        )
+        return load, time.perf_counter() - start
+
+
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) of the server process and its worker processes."""
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
@@ -124,6 +171,7 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--senders", type=int, default=50)
+    ap.add_argument("--rate", type=float, default=300, help="offered messages/s in all; 0 = closed loop")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--warmup", type=float, default=5)
@@ -179,15 +227,20 @@ def main() -> None:
         )
         wait_ready(base, proc)
         if args.warmup:
-            asyncio.run(drive(base, min(args.senders, 10), args.warmup))
-        latencies, errors, elapsed = asyncio.run(drive(base, args.senders, args.seconds))
-        latencies.sort()
+            asyncio.run(drive(base, min(args.senders, 10), 0, args.warmup))
+        cpu_before = cpu_seconds(proc)
+        load, elapsed = asyncio.run(drive(base, args.senders, args.rate, args.seconds))
+        server_cpu = cpu_seconds(proc) - cpu_before
+        latencies = sorted(load.latencies)
         q = statistics.quantiles(latencies, n=100, method="inclusive")
-        print(f"senders={args.senders} workers={args.workers} seconds={elapsed:.1f}")
+        mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
+        print(f"senders={args.senders} workers={args.workers} seconds={elapsed:.1f} ({mode})")
         print(f"messages={len(latencies)} messages_per_s={len(latencies) / elapsed:.1f}")
         ms = {"p50": q[49], "p90": q[89], "p99": q[98], "max": latencies[-1]}
         print("latency_ms " + " ".join(f"{k}={v * 1000:.1f}" for k, v in ms.items()))
-        print(f"errors={len(errors)} {sorted(set(errors))[:5]}")
+        print(f"server_cpu_ms_per_message={server_cpu * 1000 / max(1, len(latencies)):.2f}")
+        print(f"errors={len(load.errors)} {sorted(set(load.errors))[:5]}")
+        print(f"load_average={os.getloadavg()[0]:.2f}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGINT)

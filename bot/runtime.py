@@ -4,8 +4,10 @@ The web app's lifespan, the console and the workers all build it the same way (o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,8 +15,10 @@ from typing import Any
 from bot.clock import now_wib
 from bot.dispatcher import Dispatcher
 from bot.event_sink import StorageEventSink
+from bot.messages import InboundMessage
 from bot.settings import Settings
 from flows.engine import Engine
+from flows.replies import Reply
 from nlu.parser import NLU
 from storage.db import Database, open_database
 from storage.membership.base import MembershipBackend
@@ -57,6 +61,18 @@ class Runtime:
     dispatcher: Dispatcher
     clock: Callable[[], datetime]
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    turn_pool: ThreadPoolExecutor | None = None
+
+    async def run_turn(self, msg: InboundMessage) -> list[Reply]:
+        """Run one turn off the event loop, on this process's small pool of turn threads (TURN_THREADS).
+
+        A turn blocks on PostgreSQL and Redis; a few threads overlap those waits. Many more would only
+        queue on the interpreter lock and stretch every turn's latency, so requests beyond the pool wait
+        their turn in order instead."""
+        if self.turn_pool is None:
+            self.turn_pool = ThreadPoolExecutor(self.settings.turn_threads, thread_name_prefix="turn")
+            self.closers.append(self.turn_pool.shutdown)
+        return await asyncio.get_running_loop().run_in_executor(self.turn_pool, self.dispatcher.handle, msg)
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:

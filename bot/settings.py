@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     membership_api_timeout: float = Field(3.0, alias="MEMBERSHIP_API_TIMEOUT")
 
     # conversation
+    # turns run at once per process for the REST channel (threads): enough to overlap the turns' waits on
+    # PostgreSQL and Redis, few enough that they do not fight over the interpreter lock
+    turn_threads: int = Field(4, alias="TURN_THREADS", ge=1)
     session_idle_minutes: int = Field(30, alias="SESSION_IDLE_MINUTES", ge=1)
     session_ttl_days: int = Field(7, alias="SESSION_TTL_DAYS", ge=1)
     # lease of a conversation's lock: longer than any turn; a turn that died holding it blocks its chat

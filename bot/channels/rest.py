@@ -11,6 +11,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.inbox_workers import is_outage
@@ -38,18 +39,31 @@ def check_bearer(expected: str | None, authorization: str | None) -> None:
         )
 
 
-@router.post("/webhooks/rest/webhook")
-def rest_webhook(
+class BotMessage(BaseModel):
+    """One message of the bot, as Rasa's REST channel returns it."""
+
+    recipient_id: str
+    text: str | None = None
+    image: str | None = None
+    buttons: list[dict[str, str]] | None = None
+
+
+@router.post(
+    "/webhooks/rest/webhook",
+    response_model=None,
+    responses={200: {"model": list[BotMessage], "description": "what the bot says, in order"}},
+)
+async def rest_webhook(
     body: RestMessage,
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     runtime = request.app.state.runtime
     token = runtime.settings.rest_channel_token
     check_bearer(token.get_secret_value() if token else None, authorization)
     msg = InboundMessage(channel="rest", chat_id=body.sender, text=body.message)
     try:
-        replies = runtime.dispatcher.handle(msg)
+        replies = await runtime.run_turn(msg)
     except Exception as exc:
         # A dependency failed mid-turn; nothing was saved, so the user can simply send again.
         if is_outage(exc):  # expected while it is down: one line per request, not a stack trace
@@ -57,4 +71,5 @@ def rest_webhook(
         else:
             log.exception("rest turn failed")
         replies = [Reply(text("trouble"))]
-    return [r.to_rasa(body.sender) for r in replies]
+    # Built here rather than by a response model: the replies are already plain JSON-ready dicts.
+    return JSONResponse([r.to_rasa(body.sender) for r in replies])
