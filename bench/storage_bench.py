@@ -3,10 +3,13 @@ session store.
 
     python bench/storage_bench.py                 # 1,000,000 members (several minutes on 2 cores)
     python bench/storage_bench.py --rows 100000   # a quicker run
+    python bench/storage_bench.py --csv members.csv --import-only   # the import of a kept file only
 
-Prints the import rate (rows/s, encryption included), the resident memory at points of the import (flat as
-the file grows), `lookup` latency p50/p99 (by NIK and by KPJ, with the birth date), the session store's
-get/set p99 on Redis, and the peak RSS. PostgreSQL gets a database of its own (`jb_bench_<random>`),
+Prints the import rate (rows/s, encryption included) with the load average, the CPU seconds per 100,000
+rows of the importing process, its worker processes and the PostgreSQL backends (the figure to compare on a
+shared machine), the resident memory at points of the import (flat as the file grows), `lookup` latency
+p50/p99 (by NIK and by KPJ, with the birth date), the session store's get/set p99 on Redis, and the peak
+RSS. PostgreSQL gets a database of its own (`jb_bench_<random>`),
 dropped at the end; Redis keys live under a unique prefix and are deleted at the end.
 Targets (issue 3): import >= 20,000 rows/s, lookup p99 <= 10 ms with 1,000,000 members.
 """
@@ -30,6 +33,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.proc_cpu import TreeCpu, process_cpu
 from bot.clock import WIB, FixedClock
 from storage.crypto import Vault, generate_key, parse_keys
 from storage.db import Database, make_engine
@@ -55,7 +59,22 @@ def percentiles(samples_ms: list[float]) -> tuple[float, float]:
     return cuts[49], cuts[98]
 
 
-def bench_import(db: Database, csv_path: Path, rows: int, workers: int | None) -> None:
+def backend_pids(admin_dsn: str, database: str) -> dict[int, str]:
+    """PostgreSQL processes working for `database`, and the server's own helpers (WAL writer, checkpointer,
+    background writer, shared by every database on the server)."""
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        found = admin.execute(
+            "SELECT pid, coalesce(backend_type, '') FROM pg_stat_activity WHERE datname = %s"
+            " OR backend_type IN ('walwriter', 'checkpointer', 'background writer')",
+            (database,),
+        ).fetchall()
+    return {
+        pid: "server" if kind in ("walwriter", "checkpointer", "background writer") else "db"
+        for pid, kind in found
+    }
+
+
+def bench_import(db: Database, csv_path: Path, workers: int | None, admin_dsn: str, database: str) -> None:
     memory: dict[int, float] = {}
 
     def progress(done: int, total: int) -> None:
@@ -64,13 +83,29 @@ def bench_import(db: Database, csv_path: Path, rows: int, workers: int | None) -
 
     if workers is None:
         workers = choose_workers(csv_path.stat().st_size)
-    load = os.getloadavg()[0]
-    print(f"import: {workers} worker processes (load average {load:.1f} on {os.cpu_count()} cores)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"import: {workers} worker processes (load average {load} on {os.cpu_count()} cores)")
+    pg_before = {pid: process_cpu(pid) for pid in backend_pids(admin_dsn, database)}
+    cpu = TreeCpu().start()
     started = time.perf_counter()
     report = import_members(db, csv_path, today=TODAY, workers=workers, on_progress=progress, actor="bench")
     elapsed = time.perf_counter() - started
+    own, children = cpu.stop()
+    pg = {"db": 0.0, "server": 0.0}
+    for pid, kind in backend_pids(admin_dsn, database).items():
+        pg[kind] += process_cpu(pid) - pg_before.get(pid, 0.0)
     rate = report.rows_written / elapsed
-    print(f"import: {report.rows_written:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"import: {report.rows_written:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s (load average {load})"
+    )
+    per = 100_000 / max(report.rows_read, 1)
+    total = own + children + pg["db"] + pg["server"]
+    print(
+        f"import: CPU s per 100k rows: {total * per:.2f} = importer {own * per:.2f} + workers "
+        f"{children * per:.2f} + PostgreSQL backends {pg['db'] * per:.2f} + WAL writer/checkpointer/"
+        f"bgwriter (whole server) {pg['server'] * per:.2f}"
+    )
     shown = ", ".join(
         f"{d * 10}% {mb:.0f} MB" for d, mb in sorted(memory.items()) if d in (1, 3, 5, 7, 9, 10)
     )
@@ -134,6 +169,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=None, help="import worker processes (default: auto)")
+    parser.add_argument("--csv", type=Path, default=None, help="import this members CSV (kept) instead")
+    parser.add_argument("--import-only", action="store_true", help="skip the look-up and session timings")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG_URL", "postgresql://root@127.0.0.1:5432/test")
     )
@@ -155,13 +192,17 @@ def main() -> None:
         upgrade(url)
         db = Database(make_engine(url, pool_size=4), vault)
         with tempfile.TemporaryDirectory(prefix="jb-bench-") as folder:
-            csv_path = Path(folder) / "members.csv"
-            started = time.perf_counter()
-            samples = write_members_csv(csv_path, args.rows, today=TODAY, samples=args.lookups)
-            size = csv_path.stat().st_size / 2**20
-            took = time.perf_counter() - started
-            print(f"file: {args.rows:,} fake members, {size:.0f} MB, written in {took:.1f} s")
-            bench_import(db, csv_path, args.rows, args.workers)
+            csv_path = args.csv or Path(folder) / "members.csv"
+            samples = []
+            if args.csv is None:
+                started = time.perf_counter()
+                samples = write_members_csv(csv_path, args.rows, today=TODAY, samples=args.lookups)
+                size = csv_path.stat().st_size / 2**20
+                took = time.perf_counter() - started
+                print(f"file: {args.rows:,} fake members, {size:.0f} MB, written in {took:.1f} s")
+            bench_import(db, csv_path, args.workers, admin_dsn, name)
+        if args.import_only or not samples:
+            return
         with db.engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE members")
         bench_lookups(db, samples)

@@ -19,13 +19,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import logging
 import os
 import secrets
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,20 +63,38 @@ def _derive(master: bytes, purpose: bytes, length: int = KEY_BYTES) -> bytes:
 class _Key:
     """One master key and what is derived from it."""
 
-    __slots__ = ("aead", "index_mac", "key_id")
+    __slots__ = ("aead", "inner", "key_id", "outer")
 
     def __init__(self, master: bytes) -> None:
         if len(master) != KEY_BYTES:
             raise DataKeyError(f"a data key must be {KEY_BYTES} bytes (base64 of {KEY_BYTES} random bytes)")
         self.key_id = _derive(master, b"key-id", 4)
         self.aead = AESGCM(_derive(master, b"encryption"))
-        # keyed once; each index copies it (cheaper than re-keying HMAC per value)
-        self.index_mac = hmac.new(_derive(master, b"blind-index"), digestmod=hashlib.sha256)
+        # HMAC-SHA256 (RFC 2104) with its two keyed hash states computed once: an index copies them, about
+        # half the cost of copying an hmac object (which goes through Python code)
+        block = _derive(master, b"blind-index").ljust(hashlib.sha256().block_size, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def index(self, message: bytes) -> bytes:
-        mac = self.index_mac.copy()
-        mac.update(message)
-        return mac.digest()[:INDEX_BYTES]
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:INDEX_BYTES]
+
+    def index_many(self, prefix: bytes, values: Iterable[str]) -> list[bytes]:
+        """`index(prefix + value)` for each value, with the prefix hashed once."""
+        start, outer_start = self.inner.copy(), self.outer
+        start.update(prefix)
+        out = []
+        for value in values:
+            inner = start.copy()
+            inner.update(value.encode())
+            outer = outer_start.copy()
+            outer.update(inner.digest())
+            out.append(outer.digest()[:INDEX_BYTES])
+        return out
 
 
 class _Nonces(threading.local):
@@ -136,6 +153,17 @@ class Vault:
         header = _HEADER.pack(_FORMAT, self._primary.key_id)
         return header + nonce + self._primary.aead.encrypt(nonce, data, field.encode())
 
+    def encrypt_many(self, field: str, items: Sequence[bytes]) -> list[bytes]:
+        """`encrypt` of each item (the same format), with the nonces drawn from the OS in one call."""
+        nonces = os.urandom(_NONCE_BYTES * len(items))
+        header = _HEADER.pack(_FORMAT, self._primary.key_id)
+        seal, aad = self._primary.aead.encrypt, field.encode()
+        out = []
+        for i, data in enumerate(items):
+            nonce = nonces[i * _NONCE_BYTES : (i + 1) * _NONCE_BYTES]
+            out.append(header + nonce + seal(nonce, data, aad))
+        return out
+
     def decrypt(self, field: str, blob: bytes) -> bytes:
         try:
             fmt, key_id = _HEADER.unpack_from(blob)
@@ -182,6 +210,10 @@ class Vault:
 
     def blind_index(self, field: str, value: str) -> bytes:
         return self._primary.index(field.encode() + b"\0" + value.encode())
+
+    def blind_index_many(self, field: str, values: Iterable[str]) -> list[bytes]:
+        """`blind_index` of each value (bulk loads)."""
+        return self._primary.index_many(field.encode() + b"\0", values)
 
     def blind_indexes(self, field: str, value: str) -> list[bytes]:
         """The value's index under every key in the ring (primary first), for look-ups mid-rotation."""

@@ -1,14 +1,14 @@
 """`jamsosbot import-members FILE.csv`: load members from the data exchange CSV (docs/storage.md).
 
-Streaming: the file is read record by record and written in batches, so memory stays flat however large
-the file. Each row is validated (storage.ops.member_rows); a bad row is skipped and reported in an error
-file (row number, column, reason; a NIK only masked, other personal values not at all), the rest is loaded.
-Re-importing a file updates the members it holds (upsert on the KPJ blind index), so an interrupted run
-can simply be run again. A KPJ that appears twice in one file is a duplicate: the first row wins.
+Streaming: the file is read in blocks of whole records and written in batches, so memory stays flat however
+large the file. Each row is validated (storage.ops.member_rows); a bad row is skipped and reported in an
+error file (row number, column, reason; a NIK only masked, other personal values not at all), the rest is
+loaded. Re-importing a file updates the members it holds (upsert on the KPJ blind index), so an interrupted
+run can simply be run again. A KPJ that appears twice in one file is a duplicate: the first row wins.
 
-The work is pipelined: this thread reads the file; validation and encryption run here for small files and
-in worker processes for large ones (storage.ops.import_sealing); a writer thread sends the previous batch
-to the database meanwhile.
+The work is pipelined: this thread reads the file in blocks; parsing, validation and encryption run here
+for small files and in worker processes for large ones (storage.ops.import_sealing), which hand back rows
+already encoded for COPY; a writer thread sends the previous batch to the database meanwhile.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,15 +29,17 @@ from typing import Any
 from bot.clock import now_wib
 from storage.db import Database
 from storage.models import ImportRun, utcnow
-from storage.ops.import_sealing import checked_rows
-from storage.ops.member_rows import COLUMNS, REQUIRED, SealedRow
-from storage.ops.member_writers import Batch, kpj_index, writer_for
+from storage.ops.csv_blocks import RecordBlocks
+from storage.ops.import_sealing import SealJob, checked_blocks
+from storage.ops.member_codec import RowBlock
+from storage.ops.member_rows import COLUMNS, REQUIRED
+from storage.ops.member_writers import Batch, writer_for
 from storage.repo.staff import add_audit
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5_000
-PARALLEL_FROM_BYTES = 8 * 1024 * 1024  # about 50,000 rows
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024  # about 25,000 rows
 DUPLICATE = "duplicate: this KPJ appears earlier in the file"
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
 
@@ -159,6 +161,7 @@ def import_members(
     run_id = _start_run(db, path.name)
     writer = writer_for(db, run_id)
     background = _BackgroundWriter(writer.write)
+    batches = _Batches(batch_size)
     rows_read = 0
     written = 0
 
@@ -167,41 +170,30 @@ def import_members(
         for batch, duplicates in results:
             for row_no in duplicates:
                 errors.add(row_no, "kpj", DUPLICATE, "")
-            written += len(batch) - len(duplicates)
+            written += sum(map(len, batch)) - len(duplicates)
 
     try:
         with path.open("rb") as raw:
-            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
-            header = _check_header(next(reader, None))
-            records = enumerate(reader, start=2)  # row 1 is the header, as a spreadsheet shows them
-            batch: list[tuple[int, SealedRow]] = []
-            in_batch: dict[bytes, int] = {}
-            for row_no, sealed, problems in checked_rows(
-                records,
-                header,
-                vault=db.vault,
-                today=today,
-                workers=choose_workers(total) if workers is None else workers,
-            ):
-                rows_read += 1
-                for column, reason, shown in problems:
-                    errors.add(row_no, column, reason, shown)
-                if sealed is None:
-                    continue
-                index = kpj_index(sealed)
-                if index in in_batch:
-                    errors.add(row_no, "kpj", DUPLICATE, "")
-                    continue
-                in_batch[index] = row_no
-                batch.append((row_no, sealed))
-                if len(batch) >= batch_size:
+            source = RecordBlocks(raw)
+            header = _check_header(source.header())
+            job = SealJob(db.vault.master_keys(), tuple(header), today, run_id, utcnow())
+            workers = choose_workers(total) if workers is None else workers
+            for (count, problems, rows), end in checked_blocks(source, job, workers=workers):
+                first = rows_read + 2  # row 1 is the header, as a spreadsheet shows them
+                rows_read += count
+                for n, column, reason, shown in problems:
+                    errors.add(first + n, column, reason, shown)
+                for batch in batches.add(rows.shifted(first)):
+                    for row_no in batches.duplicates:
+                        errors.add(row_no, "kpj", DUPLICATE, "")
                     background.submit(batch)
                     collect(background.finished())
-                    batch, in_batch = [], {}
                     if on_progress:
-                        on_progress(raw.tell(), total)
-            if batch:
-                background.submit(batch)
+                        on_progress(end, total)
+            for row_no in batches.duplicates:
+                errors.add(row_no, "kpj", DUPLICATE, "")
+            if last := batches.rest():
+                background.submit(last)
             collect(background.close())
             if on_progress:
                 on_progress(total, total)
@@ -222,6 +214,53 @@ def import_members(
         report.rows_rejected,
     )
     return report
+
+
+class _Batches:
+    """Cuts blocks of rows into batches of `size` rows, keeping the first row of a KPJ repeated within a
+    batch (the writers find repeats across batches); `duplicates` lists the rows left out since last read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._blocks: list[RowBlock] = []
+        self._count = 0
+        self._seen: set[bytes] = set()
+        self._duplicates: list[int] = []
+
+    @property
+    def duplicates(self) -> list[int]:
+        found, self._duplicates = self._duplicates, []
+        return found
+
+    def add(self, block: RowBlock) -> Iterator[list[RowBlock]]:
+        while len(block):
+            room = self.size - self._count
+            head, block = block.split(min(room, len(block)))
+            self._keep(head)
+            if self._count >= self.size:
+                yield self.rest()
+
+    def _keep(self, block: RowBlock) -> None:
+        keys = [block.kpj_index(i) for i in range(len(block))]
+        seen = self._seen
+        if len(set(keys)) == len(keys) and seen.isdisjoint(keys):  # the usual case: no repeat
+            seen.update(keys)
+        else:
+            keep = []
+            for i, key in enumerate(keys):
+                if key in seen:
+                    self._duplicates.append(block.row_nos[i])
+                else:
+                    seen.add(key)
+                    keep.append(i)
+            block = block.take(keep)
+        self._blocks.append(block)
+        self._count += len(block)
+
+    def rest(self) -> list[RowBlock]:
+        """The rows gathered so far (a batch, maybe short), and start the next batch."""
+        batch, self._blocks, self._count, self._seen = self._blocks, [], 0, set()
+        return [b for b in batch if len(b)]
 
 
 def _check_header(fieldnames: list[str] | None) -> list[str]:

@@ -1,24 +1,24 @@
-"""One row of a members CSV (the data exchange format of docs/storage.md): checked, normalized, sealed.
+"""One row of a members CSV (the data exchange format of docs/storage.md): checked and normalized.
 
-`check_row` returns the clean values or the list of problems (column + reason, never the personal value
-itself); `seal_row` turns clean values into the encrypted tuple the import writes.
+`RowChecker(header, today).check(fields)` returns the clean values or the list of problems (column +
+reason, never the personal value itself); storage.ops.member_codec seals clean rows for the database.
+It runs once per imported row, so it works on the CSV record's list of fields by position, answers the
+common case (a valid row) without exceptions and remembers values that repeat (dates, NIK date parts,
+program lists).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 
-from storage.crypto import Vault
 from storage.models import MEMBER_STATUSES
-from storage.ops.identity import InvalidIdentity, digits, mask_nik, parse_nik
-from storage.repo.members import MemberIdentity, seal_identity
+from storage.ops.identity import PROVINCE_CODES, InvalidIdentity, digits, mask_nik, parse_nik
 
 REQUIRED = ("kpj", "nik", "full_name", "birth_date", "status", "programs")
 OPTIONAL = (
@@ -45,14 +45,10 @@ _NIK_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class RowProblem:
-    column: str
-    reason: str
+Problem = tuple[str, str]  # (column, reason)
 
 
-@dataclass(frozen=True)
-class MemberRow:
+class MemberRow(NamedTuple):
     kpj: str
     nik: str
     full_name: str
@@ -69,22 +65,6 @@ class MemberRow:
     address: str | None
 
 
-# the staging/insert column order (storage.ops.member_writers relies on it)
-SEALED_COLUMNS = (
-    "kpj_bidx",
-    "nik_bidx",
-    "identity_enc",
-    "status",
-    "programs",
-    "occupations",
-    "protected_from",
-    "protected_until",
-    "next_due_date",
-    "registration_channel",
-)
-SealedRow = tuple[object, ...]
-
-
 def shown_value(column: str, raw: str) -> str:
     """What an error report may show of a value: a masked NIK, nothing of other personal values."""
     if column == "nik":
@@ -92,20 +72,28 @@ def shown_value(column: str, raw: str) -> str:
     return "" if column in PERSONAL else raw[:60]
 
 
-def _date(raw: str, column: str, problems: list[RowProblem], *, required: bool = False) -> date | None:
-    raw = raw.strip()
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2100, 12, 31)
+_dates: dict[str, date] = {}  # valid date texts seen (a few thousand distinct ones in a million rows)
+
+
+def _date(raw: str, column: str, problems: list[Problem], *, required: bool = False) -> date | None:
+    if (known := _dates.get(raw)) is not None:
+        return known
     if not raw:
         if required:
-            problems.append(RowProblem(column, "missing"))
+            problems.append((column, "missing"))
         return None
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        problems.append(RowProblem(column, "not a real date in YYYY-MM-DD form"))
+        problems.append((column, "not a real date in YYYY-MM-DD form"))
         return None
-    if not date(1900, 1, 1) <= value <= date(2100, 12, 31):
-        problems.append(RowProblem(column, "date out of range"))
+    if not _EARLIEST <= value <= _LATEST:
+        problems.append((column, "date out of range"))
         return None
+    if len(_dates) >= 100_000:  # bounded, whatever the file holds
+        _dates.clear()
+    _dates[raw] = value
     return value
 
 
@@ -120,119 +108,158 @@ def _known_programs(programs: tuple[str, ...]) -> bool:
     return bool(programs) and all(p in PROGRAMS for p in programs)
 
 
-@lru_cache(maxsize=4096)
-def as_json(values: tuple[str, ...]) -> str:
-    return json.dumps(list(values))
-
-
-def _text(raw: Mapping[str, str | None], name: str) -> str:
-    value = raw.get(name)
-    return value.strip() if value else ""
-
-
-def check_row(raw: Mapping[str, str | None], *, today: date) -> tuple[MemberRow | None, list[RowProblem]]:
-    """Validate one CSV record (a DictReader row): the clean row and no problems, or None and the problems.
-
-    This runs once per imported row, so it avoids work where it can (the import's rate depends on it)."""
-    problems: list[RowProblem] = []
-
-    kpj = _text(raw, "kpj")
-    if len(kpj) != 11 or not kpj.isdigit():
-        kpj = digits(kpj)
-        if len(kpj) != 11 or not kpj.isdigit():
-            problems.append(RowProblem("kpj", "KPJ number must have exactly 11 digits"))
-
-    nik = _text(raw, "nik")
-    if not nik.isdigit():
-        nik = digits(nik)
-    nik_info = None
+@lru_cache(maxsize=1 << 17)
+def _nik_birth(date_part: str) -> tuple[int, int, int] | None:
+    """(day, month, two-digit year) of a NIK's digits 7-12, None when no real date: parse_nik's rule, asked
+    once per distinct date part (a valid province and serial around it, so only the date can fail)."""
     try:
-        nik_info = parse_nik(nik)
+        info = parse_nik("11" + "0000" + date_part + "0001")
+    except InvalidIdentity:
+        return None
+    return info.birth_day, info.birth_month, info.birth_yy
+
+
+def _nik(raw: str, problems: list[Problem]) -> tuple[str, tuple[int, int, int] | None]:
+    nik = raw if raw.isdigit() else digits(raw)
+    if (
+        len(nik) == 16
+        and nik.isdigit()
+        and nik[:2] in PROVINCE_CODES
+        and nik[12:] != "0000"
+        and (born := _nik_birth(nik[6:12])) is not None
+    ):
+        return nik, born
+    try:  # not valid: parse_nik says why
+        info = parse_nik(nik)
     except InvalidIdentity as exc:
-        problems.append(RowProblem("nik", _NIK_REASONS[exc.reason]))
+        problems.append(("nik", _NIK_REASONS[exc.reason]))
+        return nik, None
+    return nik, (info.birth_day, info.birth_month, info.birth_yy)
 
-    full_name = " ".join(_text(raw, "full_name").split())
-    if not full_name:
-        problems.append(RowProblem("full_name", "missing"))
-    elif len(full_name) > 120:
-        problems.append(RowProblem("full_name", "longer than 120 characters"))
 
-    birth_date = _date(_text(raw, "birth_date"), "birth_date", problems, required=True)
-    if birth_date is not None:
-        if birth_date > today:
-            problems.append(RowProblem("birth_date", "in the future"))
-        elif nik_info is not None and not nik_info.matches(birth_date):
-            problems.append(RowProblem("birth_date", "does not match the date of birth in the NIK"))
+class RowChecker:
+    """Checks the records of one file (its header decides where each column is)."""
 
-    status = _text(raw, "status").lower()
-    if status not in MEMBER_STATUSES:
-        problems.append(RowProblem("status", f"must be one of {', '.join(MEMBER_STATUSES)}"))
+    def __init__(self, header: Sequence[str], today: date) -> None:
+        self.today = today
+        where = {name: i for i, name in enumerate(header)}  # a repeated column: the last one counts
+        self._width = len(header)
+        self._at = tuple(where.get(column, -1) for column in COLUMNS)
 
-    programs = _list(_text(raw, "programs"))
-    if not _known_programs(programs):
-        problems.append(RowProblem("programs", f"must be one or more of {', '.join(PROGRAMS)}"))
+    def check(self, fields: list[str]) -> tuple[MemberRow | None, list[Problem]]:
+        """The clean row and no problems, or None and the problems (in column order)."""
+        if len(fields) < self._width:  # a short record: the missing fields are empty
+            fields = fields + [""] * (self._width - len(fields))
+        (
+            kpj,
+            nik_raw,
+            full_name,
+            birth_raw,
+            status,
+            programs_raw,
+            from_raw,
+            until_raw,
+            due_raw,
+            income_raw,
+            channel,
+            occupations_raw,
+            phone_raw,
+            address,
+        ) = (fields[i].strip() if i >= 0 else "" for i in self._at)
+        problems: list[Problem] = []
 
-    occupations = _list(_text(raw, "occupations"))
-    if len(occupations) > 2:
-        problems.append(RowProblem("occupations", "at most 2 occupations"))
+        if len(kpj) != 11 or not kpj.isdigit():
+            kpj = digits(kpj)
+            if len(kpj) != 11 or not kpj.isdigit():
+                problems.append(("kpj", "KPJ number must have exactly 11 digits"))
 
-    protected_from = _date(_text(raw, "protected_from"), "protected_from", problems)
-    protected_until = _date(_text(raw, "protected_until"), "protected_until", problems)
-    if protected_from and protected_until and protected_from > protected_until:
-        problems.append(RowProblem("protected_until", "before protected_from"))
-    next_due_date = _date(_text(raw, "next_due_date"), "next_due_date", problems)
+        nik, nik_birth = _nik(nik_raw, problems)
 
-    income_base = None
-    income_raw = _text(raw, "income_base").replace(".", "").replace(",", "")
-    if income_raw:
-        if not income_raw.isdigit() or int(income_raw) <= 0:
-            problems.append(RowProblem("income_base", "must be a positive whole number of rupiah"))
-        else:
-            income_base = int(income_raw)
+        full_name = " ".join(full_name.split())
+        if not full_name:
+            problems.append(("full_name", "missing"))
+        elif len(full_name) > 120:
+            problems.append(("full_name", "longer than 120 characters"))
 
-    channel = _text(raw, "registration_channel") or None
-    if channel is not None and len(channel) > 20:
-        problems.append(RowProblem("registration_channel", "longer than 20 characters"))
+        birth_date = _date(birth_raw, "birth_date", problems, required=True)
+        if birth_date is not None:
+            if birth_date > self.today:
+                problems.append(("birth_date", "in the future"))
+            elif nik_birth is not None and nik_birth != (
+                birth_date.day,
+                birth_date.month,
+                birth_date.year % 100,
+            ):
+                problems.append(("birth_date", "does not match the date of birth in the NIK"))
 
-    phone = None
-    if phone_raw := _text(raw, "phone"):
-        phone = normalize_phone(phone_raw)
-        if phone is None:
-            problems.append(RowProblem("phone", "not a valid Indonesian phone number"))
+        status = status.lower()
+        if status not in MEMBER_STATUSES:
+            problems.append(("status", f"must be one of {', '.join(MEMBER_STATUSES)}"))
 
-    address = _text(raw, "address") or None
-    if address is not None and len(address) > 300:
-        problems.append(RowProblem("address", "longer than 300 characters"))
+        programs = _list(programs_raw)
+        if not _known_programs(programs):
+            problems.append(("programs", f"must be one or more of {', '.join(PROGRAMS)}"))
 
-    if problems:
-        return None, problems
-    assert birth_date is not None  # no problems means every required value parsed
-    return (
-        MemberRow(
-            kpj=kpj,
-            nik=nik,
-            full_name=full_name,
-            birth_date=birth_date,
-            status=status,
-            programs=programs,
-            occupations=occupations,
-            protected_from=protected_from,
-            protected_until=protected_until,
-            next_due_date=next_due_date,
-            income_base=income_base,
-            registration_channel=channel,
-            phone=phone,
-            address=address,
-        ),
-        [],
-    )
+        occupations = _list(occupations_raw)
+        if len(occupations) > 2:
+            problems.append(("occupations", "at most 2 occupations"))
+
+        protected_from = _date(from_raw, "protected_from", problems)
+        protected_until = _date(until_raw, "protected_until", problems)
+        if protected_from and protected_until and protected_from > protected_until:
+            problems.append(("protected_until", "before protected_from"))
+        next_due_date = _date(due_raw, "next_due_date", problems)
+
+        income_base = None
+        income_raw = income_raw.replace(".", "").replace(",", "")
+        if income_raw:
+            if not income_raw.isdigit() or int(income_raw) <= 0:
+                problems.append(("income_base", "must be a positive whole number of rupiah"))
+            else:
+                income_base = int(income_raw)
+
+        if len(channel) > 20:
+            problems.append(("registration_channel", "longer than 20 characters"))
+
+        phone = None
+        if phone_raw:
+            phone = normalize_phone(phone_raw)
+            if phone is None:
+                problems.append(("phone", "not a valid Indonesian phone number"))
+
+        if len(address) > 300:
+            problems.append(("address", "longer than 300 characters"))
+
+        if problems or birth_date is None:
+            return None, problems
+        row = MemberRow(
+            kpj,
+            nik,
+            full_name,
+            birth_date,
+            status,
+            programs,
+            occupations,
+            protected_from,
+            protected_until,
+            next_due_date,
+            income_base,
+            channel or None,
+            phone,
+            address or None,
+        )
+        return row, problems
+
+
+def check_row(raw: Mapping[str, str | None], *, today: date) -> tuple[MemberRow | None, list[Problem]]:
+    """One record given as a mapping (a DictReader row): `RowChecker.check` for callers without a file."""
+    return RowChecker(COLUMNS, today).check([raw.get(c) or "" for c in COLUMNS])
 
 
 def normalize_phone(raw: str) -> str | None:
     """E.164 for an Indonesian number, or None. Mobile numbers (domain.md §6.2) take a fast path; anything
     else goes through libphonenumber."""
-    compact = _PHONE_SEPARATORS.sub("", raw)
-    if match := _MOBILE.fullmatch(compact):
+    if match := _MOBILE.fullmatch(raw) or _MOBILE.fullmatch(_PHONE_SEPARATORS.sub("", raw)):
         return "+62" + match.group(1)
     try:
         number = phonenumbers.parse(raw, "ID")
@@ -241,22 +268,3 @@ def normalize_phone(raw: str) -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def seal_row(vault: Vault, row: MemberRow) -> SealedRow:
-    """The row as stored, in SEALED_COLUMNS order (programs and occupations as JSON text)."""
-    identity = MemberIdentity(
-        row.nik, row.kpj, row.full_name, row.birth_date, row.phone, row.address, row.income_base
-    )
-    return (
-        vault.blind_index("kpj", row.kpj),
-        vault.blind_index("nik", row.nik),
-        seal_identity(vault, identity),
-        row.status,
-        as_json(row.programs),
-        as_json(row.occupations),
-        row.protected_from,
-        row.protected_until,
-        row.next_due_date,
-        row.registration_channel,
-    )

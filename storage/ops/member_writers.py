@@ -1,7 +1,8 @@
 """Writing batches of sealed member rows: PostgreSQL through binary COPY, SQLite through executemany.
 
 Both upsert on the KPJ blind index (a re-import updates, never duplicates) and report the rows whose KPJ
-this same import run already wrote (a duplicate inside the file: rejected, not applied).
+this same import run already wrote (a duplicate inside the file: rejected, not applied). A batch is a list
+of storage.ops.member_codec.RowBlock, with no KPJ twice (the caller drops in-batch repeats).
 
 Each batch is one transaction: an interrupted import leaves whole batches, and running it again finishes
 the job (idempotent).
@@ -9,7 +10,6 @@ the job (idempotent).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -18,21 +18,18 @@ from sqlalchemy import select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
-from storage.models import Member, utcnow
-from storage.ops.member_rows import SEALED_COLUMNS, SealedRow
+from storage.models import Member
+from storage.ops.member_codec import (
+    COPY_COLUMNS,
+    COPY_SIGNATURE,
+    COPY_TRAILER,
+    COPY_TYPES,
+    JSON_COLUMNS,
+    RowBlock,
+    decode_row,
+)
 
-Batch = Sequence[tuple[int, SealedRow]]  # (row number in the file, sealed values)
-_JSON_COLUMNS = {"programs", "occupations"}
-_KPJ_INDEX = SEALED_COLUMNS.index("kpj_bidx")
-_STAGE_TYPES = {
-    "status": "text",
-    "registration_channel": "text",
-    "programs": "text",
-    "occupations": "text",
-    "protected_from": "date",
-    "protected_until": "date",
-    "next_due_date": "date",
-}
+Batch = Sequence[RowBlock]
 
 
 class MemberWriter(Protocol):
@@ -53,43 +50,46 @@ class PostgresCopyWriter:
     """Binary COPY straight into `members` for KPJs not stored yet (the fast path of a first import), and
     COPY into a temporary staging table + one UPDATE ... FROM for KPJs already there (a re-import).
 
-    A batch whose direct COPY collides with a row written meanwhile by another process is retried through
-    the staging table with INSERT ... ON CONFLICT, which is always correct, only slower."""
+    While batches hold only new KPJs, a batch is copied without looking first: the unique index on the KPJ
+    refuses a stored one, and that batch is then done the careful way (look up its KPJs, copy the new ones,
+    update the stored ones, report this run's own as duplicates), as are the following batches until one
+    holds no stored KPJ again. A batch whose careful COPY collides with a row written meanwhile by another
+    process is retried through the staging table with INSERT ... ON CONFLICT: always correct, only slower."""
 
     def __init__(self, db: Database, run_id: int) -> None:
         self.run_id = run_id
         self._fairy = db.engine.raw_connection()
         self.conn: Any = self._fairy.driver_connection  # psycopg.Connection: COPY is driver-specific
         assert self.conn is not None
-        stage_types = [_STAGE_TYPES.get(c, "bytea") for c in SEALED_COLUMNS]
-        self._stage_types = ["int8", *stage_types]
-        self._member_types = [*stage_types, "int4", "timestamptz", "timestamptz"]
-        columns = ", ".join(f"{c} {t}" for c, t in zip(SEALED_COLUMNS, stage_types, strict=True))
+        self._look_first = False
+        columns = ", ".join(f"{c} {COPY_TYPES[c]}" for c in COPY_COLUMNS)
         with self.conn.cursor() as cur:
             # an import may lose its last batch in a crash and be run again: no need to wait for the disk
             cur.execute("SET synchronous_commit = off")
-            cur.execute(f"CREATE TEMP TABLE member_stage (row_no int8, {columns}) ON COMMIT DELETE ROWS")
+            cur.execute(f"CREATE TEMP TABLE member_stage ({columns}) ON COMMIT DELETE ROWS")
         self.conn.commit()
-        names = ", ".join(SEALED_COLUMNS)
-        self._copy_members = (
-            f"COPY members ({names}, import_run_id, created_at, updated_at) FROM STDIN (FORMAT BINARY)"
-        )
-        self._copy_stage = f"COPY member_stage (row_no, {names}) FROM STDIN (FORMAT BINARY)"
-        cast = {c: f"s.{c}::json" if c in _JSON_COLUMNS else f"s.{c}" for c in SEALED_COLUMNS}
-        assignments = ", ".join(f"{c} = {cast[c]}" for c in SEALED_COLUMNS if c != "kpj_bidx")
-        self._update = (
-            f"UPDATE members m SET {assignments}, import_run_id = %(run)s, updated_at = %(now)s "
-            "FROM member_stage s WHERE m.kpj_bidx = s.kpj_bidx"
-        )
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in SEALED_COLUMNS if c != "kpj_bidx")
+        names = ", ".join(COPY_COLUMNS)
+        self._copy_members = f"COPY members ({names}) FROM STDIN (FORMAT BINARY)"
+        self._copy_stage = f"COPY member_stage ({names}) FROM STDIN (FORMAT BINARY)"
+        cast = {c: f"s.{c}::json" if c in JSON_COLUMNS else f"s.{c}" for c in COPY_COLUMNS}
+        kept = ("kpj_bidx", "created_at")
+        assignments = ", ".join(f"{c} = {cast[c]}" for c in COPY_COLUMNS if c not in kept)
+        self._update = f"UPDATE members m SET {assignments} FROM member_stage s WHERE m.kpj_bidx = s.kpj_bidx"
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COPY_COLUMNS if c not in kept)
         self._upsert = (
-            f"INSERT INTO members ({names}, import_run_id, created_at, updated_at) "
-            f"SELECT {', '.join(cast[c] for c in SEALED_COLUMNS)}, %(run)s, %(now)s, %(now)s "
-            f"FROM member_stage s ON CONFLICT (kpj_bidx) DO UPDATE SET {updates}, "
-            "import_run_id = EXCLUDED.import_run_id, updated_at = EXCLUDED.updated_at"
+            f"INSERT INTO members ({names}) SELECT {', '.join(cast[c] for c in COPY_COLUMNS)} "
+            f"FROM member_stage s ON CONFLICT (kpj_bidx) DO UPDATE SET {updates}"
         )
 
     def write(self, batch: Batch) -> list[int]:
+        if not self._look_first:
+            try:
+                with self.conn.cursor() as cur:
+                    self._copy(cur, self._copy_members, batch)
+                self.conn.commit()
+                return []
+            except UniqueViolation:
+                self.conn.rollback()
         try:
             return self._write(batch, direct=True)
         except UniqueViolation:
@@ -97,34 +97,42 @@ class PostgresCopyWriter:
             return self._write(batch, direct=False)
 
     def _write(self, batch: Batch, *, direct: bool) -> list[int]:
-        now = utcnow()
         with self.conn.cursor() as cur:
             cur.execute(
                 "SELECT kpj_bidx, import_run_id FROM members WHERE kpj_bidx = ANY(%s)",
-                ([kpj_index(values) for _, values in batch],),
+                ([block.kpj_index(i) for block in batch for i in range(len(block))],),
             )
             stored = {bytes(index): run for index, run in cur.fetchall()}
-            rows = [(row_no, values, kpj_index(values)) for row_no, values in batch]
-            duplicates = sorted(n for n, _, k in rows if stored.get(k) == self.run_id)
-            pending = [(n, v, k) for n, v, k in rows if stored.get(k) != self.run_id]
-            if direct:
-                fresh = [v for _, v, k in pending if k not in stored]
-                again = [(n, v) for n, v, k in pending if k in stored]
-            else:
-                fresh, again = [], [(n, v) for n, v, _ in pending]
-            if fresh:
-                with cur.copy(self._copy_members) as copy:
-                    copy.set_types(self._member_types)
-                    for values in fresh:
-                        copy.write_row((*values, self.run_id, now, now))
-            if again:
-                with cur.copy(self._copy_stage) as copy:
-                    copy.set_types(self._stage_types)
-                    for row_no, values in again:
-                        copy.write_row((row_no, *values))
-                cur.execute(self._update if direct else self._upsert, {"run": self.run_id, "now": now})
+            self._look_first = bool(stored)
+            duplicates: list[int] = []
+            fresh: list[RowBlock] = []
+            again: list[RowBlock] = []
+            for block in batch:
+                kinds: dict[str, list[int]] = {"duplicate": [], "fresh": [], "again": []}
+                for i in range(len(block)):
+                    index = block.kpj_index(i)
+                    if index in stored:
+                        kinds["duplicate" if stored[index] == self.run_id else "again"].append(i)
+                    else:
+                        kinds["fresh" if direct else "again"].append(i)
+                duplicates.extend(block.row_nos[i] for i in kinds["duplicate"])
+                fresh.append(block.take(kinds["fresh"]))
+                again.append(block.take(kinds["again"]))
+            if any(fresh):
+                self._copy(cur, self._copy_members, fresh)
+            if any(again):
+                self._copy(cur, self._copy_stage, again)
+                cur.execute(self._update if direct else self._upsert)
         self.conn.commit()  # ON COMMIT DELETE ROWS empties the stage for the next batch
-        return duplicates
+        return sorted(duplicates)
+
+    @staticmethod
+    def _copy(cur: Any, statement: str, blocks: Batch) -> None:
+        with cur.copy(statement) as copy:
+            copy.write(COPY_SIGNATURE)
+            for block in blocks:
+                copy.write(block.data)
+            copy.write(COPY_TRAILER)
 
     def close(self) -> None:
         try:
@@ -142,14 +150,13 @@ class SqlWriter:
         self.db = db
         self.run_id = run_id
         stmt = sqlite_insert(Member)
-        updated = [c for c in (*SEALED_COLUMNS, "import_run_id", "updated_at") if c != "kpj_bidx"]
+        updated = [c for c in COPY_COLUMNS if c not in ("kpj_bidx", "created_at")]
         self._upsert = stmt.on_conflict_do_update(
             index_elements=[Member.kpj_bidx], set_={c: stmt.excluded[c] for c in updated}
         )
 
     def write(self, batch: Batch) -> list[int]:
-        by_index = {kpj_index(values): row_no for row_no, values in batch}
-        now = utcnow()
+        by_index = {block.kpj_index(i): block.row_nos[i] for block in batch for i in range(len(block))}
         with self.db.transaction() as session:
             seen: set[bytes] = set()
             keys = list(by_index)
@@ -160,9 +167,10 @@ class SqlWriter:
                 )
                 seen.update(session.scalars(query))
             rows = [
-                _as_params(values) | {"import_run_id": self.run_id, "created_at": now, "updated_at": now}
-                for _row_no, values in batch
-                if kpj_index(values) not in seen
+                decode_row(block.row(i))
+                for block in batch
+                for i in range(len(block))
+                if block.kpj_index(i) not in seen
             ]
             if rows:
                 session.execute(self._upsert, rows)
@@ -170,16 +178,3 @@ class SqlWriter:
 
     def close(self) -> None:
         pass
-
-
-def kpj_index(values: SealedRow) -> bytes:
-    index = values[_KPJ_INDEX]
-    assert isinstance(index, bytes)
-    return index
-
-
-def _as_params(values: SealedRow) -> dict[str, object]:
-    params = dict(zip(SEALED_COLUMNS, values, strict=True))
-    for name in _JSON_COLUMNS:  # the JSON type serializes on its own: give it the list back
-        params[name] = json.loads(str(params[name]))
-    return params

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from bot.clock import WIB, FixedClock
 from storage.db import Database
 from storage.membership.sql import SqlMembershipBackend
-from storage.models import ImportRun, Member
+from storage.models import ImportRun, Member, utcnow
 from storage.ops.fake_members import fake_members
-from storage.ops.import_members import ImportFormatError, import_members
-from storage.ops.member_rows import COLUMNS
+from storage.ops.import_members import ImportFormatError, _start_run, import_members
+from storage.ops.member_codec import RowBlock, RowSealer
+from storage.ops.member_rows import COLUMNS, check_row
 from tests.storage.factories import nik_for
 
 TODAY = date(2026, 3, 10)
@@ -163,30 +164,38 @@ def test_worker_processes_give_the_same_result(sqlite_db: Database, tmp_path: Pa
     ]
 
 
+def sealed_block(db: Database, run_id: int, records: list[dict[str, str]]) -> RowBlock:
+    rows = [check_row(r, today=TODAY)[0] for r in records]
+    valid = [row for row in rows if row is not None]
+    return RowSealer(db.vault, run_id, utcnow()).seal(list(range(2, 2 + len(valid))), valid)
+
+
 @pytest.mark.postgres
 def test_postgres_writer_falls_back_to_upsert_on_a_collision(pg_db: Database) -> None:
     from psycopg.errors import UniqueViolation
 
-    from storage.ops.import_members import _start_run
-    from storage.ops.member_rows import check_row, seal_row
     from storage.ops.member_writers import PostgresCopyWriter
 
-    rows = [check_row(r, today=TODAY)[0] for r in fake_members(3, seed=11, today=TODAY)]
-    sealed = [(n, seal_row(pg_db.vault, row)) for n, row in enumerate(rows, 2) if row is not None]
-    other = PostgresCopyWriter(pg_db, _start_run(pg_db, "another process"))
-    other.write(sealed[:1])
+    records = list(fake_members(3, seed=11, today=TODAY))
+    other_run = _start_run(pg_db, "another process")
+    other = PostgresCopyWriter(pg_db, other_run)
+    other.write([sealed_block(pg_db, other_run, records[:1])])
     other.close()
-    writer = PostgresCopyWriter(pg_db, _start_run(pg_db, "this run"))
+    run_id = _start_run(pg_db, "this run")
+    writer = PostgresCopyWriter(pg_db, run_id)
     calls: list[bool] = []
     original = writer._write
 
     def collide_once(batch, *, direct):  # type: ignore[no-untyped-def]
         calls.append(direct)
-        if direct:  # what a direct COPY raises when another process stored a KPJ after our check
+        if direct:  # what a careful COPY raises when another process stored a KPJ after our check
             raise UniqueViolation("duplicate key value violates unique constraint")
         return original(batch, direct=direct)
 
     writer._write = collide_once  # type: ignore[method-assign]
-    assert writer.write(sealed) == []
+    # the blind COPY meets the stored KPJ, the careful one a KPJ stored meanwhile: the upsert then applies
+    assert writer.write([sealed_block(pg_db, run_id, records)]) == []
     writer.close()
     assert calls == [True, False] and member_count(pg_db) == 3  # the stored KPJ updated, not duplicated
+    with pg_db.session() as s:
+        assert set(s.scalars(select(Member.import_run_id))) == {run_id}
