@@ -21,8 +21,11 @@ UNREACHABLE_REASONS = {"blocked", "deactivated", "kicked", "forbidden", "chat_no
 UNREACHABLE_REASONS |= {"not_on_whatsapp"}
 OPTED_OUT_REASONS = {"unsubscribed": "whatsapp_stop"}  # Twilio 21610: the user sent STOP to the number
 
-# Network failures that happen before the request leaves (nothing can have been sent).
+# Network failures that happen before the request leaves (nothing can have been sent); the names are
+# httpx's, requests' and aiohttp's (bot/broadcast/bulk_http.py).
 _NEVER_SENT = {
+    "ClientConnectorError",
+    "ConnectionTimeoutError",
     "ConnectError",
     "ConnectTimeout",
     "PoolTimeout",
@@ -42,8 +45,11 @@ _MAYBE_SENT = {
     "TimedOut",
     "ConnectionResetError",
     "BrokenPipeError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "ClientPayloadError",
 }
-_TRANSPORT = {"TransportError", "RequestException", "OSError"}
+_TRANSPORT = {"TransportError", "RequestException", "OSError", "ClientError"}
 
 
 @dataclass(frozen=True)

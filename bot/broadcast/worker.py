@@ -14,13 +14,14 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 from arq.worker import Worker
 
+from bot.broadcast.bulk_telegram import BulkTelegramSender
+from bot.broadcast.bulk_whatsapp import BulkWhatsAppSender
 from bot.broadcast.channels import ChannelPort, TelegramPort, WhatsAppPort
 from bot.broadcast.config import BroadcastConfig
 from bot.broadcast.jobs import WorkerApp, broadcast_plan, broadcast_slice, broadcast_tend
@@ -29,7 +30,8 @@ from bot.broadcast.planner import Planner
 from bot.broadcast.queue import BroadcastQueue
 from bot.broadcast.sending import Engine
 from bot.broadcast.twilio_lookup import TwilioLookup
-from bot.outbound import Outbound, build_outbound
+from bot.channels.telegram_sender import make_bot
+from bot.outbound import Outbound
 from bot.settings import Settings
 from storage.db import Database, open_database
 
@@ -50,9 +52,10 @@ async def build_ports(
     *,
     outbound: Outbound | None = None,
 ) -> tuple[dict[str, ChannelPort], Outbound]:
-    """The channel ports over the channel senders (built here unless given; only configured channels)."""
+    """The channel ports over the channel senders (only configured channels). Unless `outbound` is given,
+    the senders are the bulk ones (bot/broadcast/bulk_http.py): the bot's senders with a lean HTTP path."""
     if outbound is None:
-        outbound = await build_outbound(settings, SimpleNamespace(db=db, clock=clock))
+        outbound = bulk_outbound(settings, db, clock)
     ports: dict[str, ChannelPort] = {}
     if "telegram" in outbound:
         ports["telegram"] = TelegramPort(outbound["telegram"])
@@ -67,6 +70,15 @@ async def build_ports(
         sender: Any = outbound["whatsapp"]
         ports["whatsapp"] = WhatsAppPort(sender, lookup=lookup, button_hint=config.whatsapp_button_hint)
     return ports, outbound
+
+
+def bulk_outbound(settings: Settings, db: Database, clock: Callable[[], datetime]) -> Outbound:
+    outbound = Outbound()
+    if settings.telegram_enabled:
+        outbound.register(BulkTelegramSender(make_bot(settings)))
+    if settings.whatsapp_enabled:
+        outbound.register(BulkWhatsAppSender.from_settings(settings, db=db, clock=clock))
+    return outbound
 
 
 async def build_app(
