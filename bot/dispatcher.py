@@ -28,7 +28,7 @@ from bot.messages import InboundMessage
 from bot.texts import text
 from flows.engine import Engine, TurnContext
 from flows.replies import Event, Reply
-from storage.sessions_base import LockTimeout, SessionStore
+from storage.sessions_base import HeldSession, LockTimeout, SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +98,16 @@ class Dispatcher:
         # names, unlike the sealed values, are readable by anyone who can list the store's keys.
         key = "conv:" + self.sealer.blind_index("session", msg.conversation_key).hex()
         try:
-            with self.store.lock(key, timeout=self.lock_seconds, wait=self.lock_wait_seconds):
-                return self._turn(key, msg)
+            with self.store.hold(key, timeout=self.lock_seconds, wait=self.lock_wait_seconds) as held:
+                return self._turn(held, msg)
         except LockTimeout:
             if not busy_reply:
                 raise
             log.warning("conversation %s stayed locked; asked the user to wait", msg.channel)
             return [Reply(text("busy"))]
 
-    def _turn(self, key: str, msg: InboundMessage) -> list[Reply]:
-        blob = self.store.get(key) or {}
+    def _turn(self, held: HeldSession, msg: InboundMessage) -> list[Reply]:
+        blob = held.value or {}
         answered = [str(i) for i in blob.get("answered") or ()]
         if msg.message_id is not None and msg.message_id in answered:
             log.info("duplicate %s message: answered before, not run again", msg.channel)
@@ -128,7 +128,7 @@ class Dispatcher:
         )
         result = self.engine.run(state, ctx)
         self.sink.apply(result.events, msg, parse, now)
-        self._save(key, result.state, answered, msg.message_id, result.replies)
+        self._save(held, result.state, answered, msg.message_id, result.replies)
         return result.replies
 
     def _state(self, blob: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +153,7 @@ class Dispatcher:
 
     def _save(
         self,
-        key: str,
+        held: HeldSession,
         state: dict[str, Any],
         answered: list[str],
         message_id: str | None,
@@ -169,4 +169,4 @@ class Dispatcher:
             blob["last"] = {"id": message_id, "replies": self.sealer.seal(recorded.encode())}
         if answered:
             blob["answered"] = answered
-        self.store.set(key, blob, self.session_ttl_seconds)
+        held.save(blob, self.session_ttl_seconds)  # and the conversation's lock is released

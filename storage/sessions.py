@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 from redis.exceptions import LockError, RedisError
 
-from storage.sessions_base import LockTimeout, SessionStore
+from storage.sessions_base import HeldSession, LockTimeout, SessionStore
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -146,6 +146,21 @@ class MemoryStore:
         finally:
             self._release(key, token)
 
+    @contextmanager
+    def hold(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> Iterator[HeldSession]:
+        token = self._acquire(key, timeout, wait)
+
+        def save(value: dict[str, Any], ttl_seconds: float) -> None:
+            self.set(key, value, ttl_seconds)
+            self._release(key, token)
+
+        held = HeldSession(self.get(key), save)
+        try:
+            yield held
+        finally:
+            if not held.saved:
+                self._release(key, token)
+
     def _acquire(self, key: str, timeout: float, wait: float) -> str:
         token = uuid.uuid4().hex
         deadline = self._clock() + wait
@@ -179,6 +194,36 @@ return n
 """
 
 
+# Take a conversation's lock (the same key and token rule as redis-py's Lock) and, if taken, read its
+# session in the same step.
+_TAKE_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0, false}
+"""
+
+# Write the session, then release the lock if this holder still holds it: 1 released, 0 the lease ran out.
+_SAVE_SCRIPT = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+LEASE_LOST = "a conversation lock's lease ran out before its holder finished"
+
+
 def _ms(seconds: float) -> int:
     return max(1, round(_check_ttl(seconds) * 1000))
 
@@ -199,6 +244,9 @@ class RedisStore:
         self._redis = client
         self._lock_poll = lock_poll  # seconds between attempts while waiting for a lock
         self._incr = client.register_script(_INCR_SCRIPT)
+        self._take = client.register_script(_TAKE_SCRIPT)
+        self._save = client.register_script(_SAVE_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisStore:
@@ -265,11 +313,41 @@ class RedisStore:
             try:
                 held.release()
             except LockError:  # the lease ran out; the lock may belong to another turn by now
-                log.warning("a conversation lock's lease ran out before its holder finished")
+                log.warning(LEASE_LOST)
             except RedisError as exc:
                 # Redis went away after the turn: its lease frees the lock. Raising here would turn a turn
                 # that completed (and was saved) into a failure, or hide the turn's own error.
                 log.warning("a conversation lock could not be released (%s)", type(exc).__name__)
+
+    @contextmanager
+    def hold(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> Iterator[HeldSession]:
+        lock_key, session_key = self.prefix + "lock:" + key, self.prefix + "s:" + key
+        token = uuid.uuid4().hex
+        lease = _ms(timeout)
+        deadline = time.monotonic() + wait
+        while True:
+            taken, raw = self._take(keys=[lock_key, session_key], args=[token, lease])
+            if taken:
+                break
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"conversation still locked after {wait:.1f}s")
+            time.sleep(self._lock_poll)
+
+        def save(value: dict[str, Any], ttl_seconds: float) -> None:
+            text = _dump(value)
+            if not self._save(keys=[session_key, lock_key], args=[text, _ms(ttl_seconds), token]):
+                log.warning(LEASE_LOST)
+
+        held = HeldSession(None if raw is None else json.loads(raw), save)
+        try:
+            yield held
+        finally:
+            if not held.saved:
+                try:
+                    if not self._release(keys=[lock_key], args=[token]):
+                        log.warning(LEASE_LOST)
+                except RedisError as exc:  # as in `lock`: the lease frees it; do not hide the turn's outcome
+                    log.warning("a conversation lock could not be released (%s)", type(exc).__name__)
 
 
 def make_session_store(settings: Settings, *, prefix: str = DEFAULT_PREFIX) -> SessionStore:

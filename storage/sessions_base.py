@@ -12,13 +12,29 @@ Contract shared by every implementation (tests/storage/test_sessions_contract.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 
 class LockTimeout(Exception):
     """The conversation stayed locked by another turn for longer than the wait allowed."""
+
+
+class HeldSession:
+    """A conversation's session read under its lock (see SessionStore.hold). `save` may be called once:
+    it writes the new value and, in the same step, gives the lock up."""
+
+    def __init__(self, value: dict[str, Any] | None, write: Callable[[dict[str, Any], float], None]) -> None:
+        self.value = value
+        self._write = write
+        self.saved = False
+
+    def save(self, value: dict[str, Any], ttl_seconds: float) -> None:
+        if self.saved:
+            raise RuntimeError("a held session is saved once; the lock went with the first save")
+        self._write(value, ttl_seconds)
+        self.saved = True
 
 
 class SessionStore(Protocol):
@@ -35,6 +51,14 @@ class SessionStore(Protocol):
         then raises LockTimeout. A holder whose lease ran out (it took longer than `timeout`) releases
         nothing on exit: it never frees a lock that another turn has taken since.
         """
+        ...
+
+    def hold(
+        self, key: str, *, timeout: float = 30.0, wait: float = 10.0
+    ) -> AbstractContextManager[HeldSession]:
+        """`lock` and `get` in one step, and `set` and unlock in one step (`HeldSession.save`): a turn's
+        whole use of the store, in two round trips to a shared store instead of four. Leaving the block
+        without saving writes nothing and releases the lock. Same lease and wait rules as `lock`."""
         ...
 
     def first_time(self, message_id: str, ttl_seconds: float = 86_400) -> bool:

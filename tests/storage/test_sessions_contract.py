@@ -230,6 +230,74 @@ def test_the_lock_of_a_dead_holder_expires(new_store: StoreFactory) -> None:
         pass
 
 
+def test_hold_reads_the_session_and_save_writes_it_and_frees_the_lock(new_store: StoreFactory) -> None:
+    a, b = new_store(), new_store()
+    a.set("conv", {"step": 1}, ttl_seconds=60)
+    with a.hold("conv") as held:
+        assert held.value == {"step": 1}
+        held.save({"step": 2}, ttl_seconds=60)
+        with b.hold("conv", wait=0) as other:  # saving gave the lock up at once
+            assert other.value == {"step": 2}
+    assert b.get("conv") == {"step": 2}
+
+
+def test_hold_of_a_new_conversation_reads_none(store: SessionStore) -> None:
+    with store.hold("new") as held:
+        assert held.value is None
+
+
+def test_leaving_hold_without_saving_writes_nothing_and_frees_the_lock(new_store: StoreFactory) -> None:
+    a, b = new_store(), new_store()
+    a.set("conv", {"step": 1}, ttl_seconds=60)
+    with pytest.raises(RuntimeError, match="turn failed"), a.hold("conv"):
+        raise RuntimeError("turn failed")
+    with b.hold("conv", wait=0) as held:
+        assert held.value == {"step": 1}
+
+
+def test_a_held_session_is_saved_once(store: SessionStore) -> None:
+    with store.hold("conv") as held:
+        held.save({"n": 1}, ttl_seconds=60)
+        with pytest.raises(RuntimeError):
+            held.save({"n": 2}, ttl_seconds=60)
+    assert store.get("conv") == {"n": 1}
+
+
+def test_hold_and_lock_exclude_each_other(new_store: StoreFactory) -> None:
+    a, b = new_store(), new_store()
+    with a.lock("conv"), pytest.raises(LockTimeout), b.hold("conv", wait=0.1):
+        pytest.fail("held a conversation someone else has locked")
+    with a.hold("conv"), pytest.raises(LockTimeout), b.lock("conv", wait=0.1):
+        pytest.fail("locked a conversation someone else holds")
+
+
+def test_hold_excludes_other_holders_across_threads(new_store: StoreFactory) -> None:
+    """The read-modify-write of a turn through hold/save from many threads loses no update."""
+    stores = [new_store() for _ in range(8)]
+
+    def turn(s: SessionStore) -> None:
+        for _ in range(3):
+            with s.hold("conv", timeout=10, wait=30) as held:
+                turns = (held.value or {}).get("turns", 0)
+                time.sleep(0.005)
+                held.save({"turns": turns + 1}, ttl_seconds=60)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(turn, stores))
+    assert stores[0].get("conv") == {"turns": 24}
+
+
+def test_a_holder_whose_lease_ran_out_does_not_free_the_next_holders_lock(new_store: StoreFactory) -> None:
+    slow, alive, third = new_store(), new_store(), new_store()
+    stale = slow.hold("conv", timeout=0.3)
+    held = stale.__enter__()  # the holder stalls past its lease
+    with alive.hold("conv", wait=10):
+        held.save({"late": True}, ttl_seconds=60)  # its write lands, but it frees nothing
+        stale.__exit__(None, None, None)
+        with pytest.raises(LockTimeout), third.hold("conv", wait=0.05):
+            pytest.fail("a stale holder released someone else's lock")
+
+
 # -- dedupe ---------------------------------------------------------------------------------------------
 
 
