@@ -47,21 +47,20 @@ class RecordBlocks:
     """`header()` first (the first record, parsed), then iterate: (block of whole records, file offset
     after it)."""
 
-    def __init__(self, raw: BinaryIO, block_size: int = BLOCK) -> None:
+    def __init__(self, raw: BinaryIO, block_size: int | None = None) -> None:
         self._raw = raw
-        self._size = block_size
+        self._size = block_size or BLOCK
         self._carry = b""
         self._started = False
 
     def header(self) -> list[str] | None:
         data = self._raw.read(self._size)
-        if data.startswith(_BOM):
-            data = data[len(_BOM) :]
         while (end := record_end(data, last=False)) < 0 and (more := self._raw.read(self._size)):
             data += more
         end = len(data) if end < 0 else end
-        self._carry, self._started = data[end:], True
-        return next(csv.reader(io.StringIO(data[:end].decode("utf-8"), newline="")), None)
+        header, self._carry, self._started = data[:end], data[end:], True
+        header = header[len(_BOM) :] if header.startswith(_BOM) else header
+        return next(csv.reader(io.StringIO(header.decode("utf-8"), newline="")), None)
 
     def __iter__(self) -> Iterator[tuple[bytes, int]]:
         assert self._started, "read the header first"
@@ -69,7 +68,7 @@ class RecordBlocks:
         while chunk := self._raw.read(self._size):
             data += chunk
             end = record_end(data, last=True)
-            if end < 0 and len(data) > MAX_BLOCK:  # a stray quote: fall back to plain line breaks
+            if end < 0 and len(data) > max(MAX_BLOCK, self._size):  # a stray quote: plain line breaks
                 end = data.rfind(_NEWLINE) + 1 or len(data)
             if end > 0:
                 yield data[:end], self._raw.tell() - (len(data) - end)

@@ -141,3 +141,20 @@ def test_a_forked_child_never_reuses_the_parents_nonces() -> None:
     child_nonce = os.read(read, 12)
     parent_nonce = vault.encrypt("nik", b"x")[5:17]
     assert len(child_nonce) == 12 and child_nonce != parent_nonce
+
+
+def test_blind_indexes_are_rfc_2104_hmac_sha256_and_bulk_sealing_keeps_the_format() -> None:
+    import hashlib
+    import hmac
+
+    from storage.crypto import _derive
+
+    master = key()
+    vault = Vault([master])
+    reference = hmac.new(_derive(master, b"blind-index"), b"nik\0" + NIK.encode(), hashlib.sha256)
+    assert vault.blind_index("nik", NIK) == reference.digest()[:16]
+    assert vault.blind_index_many("nik", [NIK, "x"]) == [vault.blind_index("nik", v) for v in (NIK, "x")]
+    blobs = vault.encrypt_many("identity", [b"a", b"b", b""])
+    assert [vault.decrypt("identity", b) for b in blobs] == [b"a", b"b", b""]
+    assert all(b[:5] == vault.encrypt("identity", b"a")[:5] for b in blobs)  # format byte and key id
+    assert len({b[5:17] for b in blobs}) == 3  # a fresh nonce each
