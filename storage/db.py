@@ -2,20 +2,24 @@
 functions need to seal and open personal data.
 
 SQLite (the embedded default) gets WAL (readers never block the writer), foreign keys (off by default in
-SQLite) and a busy timeout (several threads and processes share one file). PostgreSQL gets a bounded,
-pre-pinged pool. Nothing here is global: build one `Database` at start-up and pass it down.
+SQLite) and a busy timeout (several threads and processes share one file). PostgreSQL gets a bounded
+pool whose connections are pinged before use after an idle second. Nothing here is global: build one
+`Database` at start-up and pass it down.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.crypto import Vault, vault_from_settings
@@ -69,14 +73,31 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         event.listen(engine, "connect", lambda c, _r: setattr(c, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(
-        url,
-        echo=echo,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-    )
+    engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    event.listen(engine, "checkin", _mark_idle)
+    event.listen(engine, "checkout", partial(_ping_if_idle, engine))
+    return engine
+
+
+# A pooled connection idle longer than this is pinged before use (a server restart or a dropped link is
+# then found before a query fails). SQLAlchemy's pool_pre_ping pings on *every* checkout, which costs a
+# round trip per transaction; a connection in steady use proves itself alive, and when one does fail
+# mid-query the pool discards every connection older than the failure.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        engine.dialect.do_ping(dbapi_connection)  # what pool_pre_ping runs: one round trip, no transaction
+    except Exception as exc:
+        # The pool discards this connection and checks out another (a fresh one if need be).
+        raise DisconnectionError("a pooled connection did not answer a ping") from exc
 
 
 @dataclass
