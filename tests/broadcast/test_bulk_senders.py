@@ -139,18 +139,6 @@ TG_FAILURES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("failure", TG_FAILURES, ids=lambda f: f"{f['status']}-{f.get('description', '')}")
-async def test_telegram_errors_are_the_librarys(
-    telegram: BroadcastTelegramAPI, tg_pair: tuple[TelegramSender, TelegramSender], failure: dict[str, Any]
-) -> None:
-    errors = []
-    for sender in tg_pair:
-        await sender.send(CHAT, [Reply("pemanasan")])  # getMe and a warm connection, as in a campaign
-        telegram.fail("sendMessage", **failure)
-        errors.append(_error(await _raised(sender.send(CHAT, [Reply("Halo")], retry=False))))
-    assert errors[1] == errors[0]
-
-
 async def test_telegram_retries_are_the_librarys(
     telegram: BroadcastTelegramAPI, tg_pair: tuple[TelegramSender, TelegramSender]
 ) -> None:
@@ -214,14 +202,28 @@ WA_FAILURES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("failure", WA_FAILURES, ids=lambda f: f"{f.get('status', 400)}-{f.get('code')}")
-async def test_twilio_errors_are_the_librarys(
-    twilio: BroadcastTwilioAPI, wa_pair: tuple[WhatsAppSender, WhatsAppSender], failure: dict[str, Any]
+@pytest.mark.parametrize(
+    "channel,failure",
+    [("telegram", f) for f in TG_FAILURES] + [("whatsapp", f) for f in WA_FAILURES],
+    ids=lambda v: v if isinstance(v, str) else "-".join(str(x) for x in v.values()),
+)
+async def test_errors_are_the_librarys(
+    telegram: BroadcastTelegramAPI,
+    twilio: BroadcastTwilioAPI,
+    tg_pair: tuple[TelegramSender, TelegramSender],
+    wa_pair: tuple[WhatsAppSender, WhatsAppSender],
+    channel: str,
+    failure: dict[str, Any],
 ) -> None:
     errors = []
-    for sender in wa_pair:
-        twilio.fail(**failure)
-        errors.append(_error(await _raised(sender.send(PHONE, [Reply("Halo")], retry=False))))
+    for sender in tg_pair if channel == "telegram" else wa_pair:
+        if isinstance(sender, TelegramSender):
+            await sender.send(CHAT, [Reply("pemanasan")])  # getMe and a warm connection, as in a campaign
+            telegram.fail("sendMessage", **failure)
+        else:
+            twilio.fail(**failure)
+        to = CHAT if channel == "telegram" else PHONE
+        errors.append(_error(await _raised(sender.send(to, [Reply("Halo")], retry=False))))
     assert errors[1] == errors[0]
 
 
