@@ -74,7 +74,9 @@ def backend_pids(admin_dsn: str, database: str) -> dict[int, str]:
     }
 
 
-def bench_import(db: Database, csv_path: Path, workers: int | None, admin_dsn: str, database: str) -> None:
+def bench_import(
+    db: Database, csv_path: Path, workers: int | None, admin_dsn: str, database: str, label: str = "import"
+) -> None:
     memory: dict[int, float] = {}
 
     def progress(done: int, total: int) -> None:
@@ -84,7 +86,7 @@ def bench_import(db: Database, csv_path: Path, workers: int | None, admin_dsn: s
     if workers is None:
         workers = choose_workers(csv_path.stat().st_size)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"import: {workers} worker processes (load average {load} on {os.cpu_count()} cores)")
+    print(f"{label}: {workers} worker processes (load average {load} on {os.cpu_count()} cores)")
     pg_before = {pid: process_cpu(pid) for pid in backend_pids(admin_dsn, database)}
     cpu = TreeCpu().start()
     started = time.perf_counter()
@@ -97,21 +99,21 @@ def bench_import(db: Database, csv_path: Path, workers: int | None, admin_dsn: s
     rate = report.rows_written / elapsed
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"import: {report.rows_written:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s (load average {load})"
+        f"{label}: {report.rows_written:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s (load average {load})"
     )
     per = 100_000 / max(report.rows_read, 1)
     total = own + children + pg["db"] + pg["server"]
     print(
-        f"import: CPU s per 100k rows: {total * per:.2f} = importer {own * per:.2f} + workers "
+        f"{label}: CPU s per 100k rows: {total * per:.2f} = importer {own * per:.2f} + workers "
         f"{children * per:.2f} + PostgreSQL backends {pg['db'] * per:.2f} + WAL writer/checkpointer/"
         f"bgwriter (whole server) {pg['server'] * per:.2f}"
     )
     shown = ", ".join(
         f"{d * 10}% {mb:.0f} MB" for d, mb in sorted(memory.items()) if d in (1, 3, 5, 7, 9, 10)
     )
-    print(f"import: RSS of the importing process at {shown}")
+    print(f"{label}: RSS of the importing process at {shown}")
     if report.rows_rejected:
-        print(f"import: {report.rows_rejected} rows rejected (see {report.errors_path})")
+        print(f"{label}: {report.rows_rejected} rows rejected (see {report.errors_path})")
 
 
 def bench_lookups(db: Database, samples: list[Sample]) -> None:
@@ -171,6 +173,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="import worker processes (default: auto)")
     parser.add_argument("--csv", type=Path, default=None, help="import this members CSV (kept) instead")
     parser.add_argument("--import-only", action="store_true", help="skip the look-up and session timings")
+    parser.add_argument("--again", action="store_true", help="import the same file a second time (updates)")
     parser.add_argument(
         "--pg", default=os.environ.get("BENCH_PG_URL", "postgresql://root@127.0.0.1:5432/test")
     )
@@ -201,6 +204,8 @@ def main() -> None:
                 took = time.perf_counter() - started
                 print(f"file: {args.rows:,} fake members, {size:.0f} MB, written in {took:.1f} s")
             bench_import(db, csv_path, args.workers, admin_dsn, name)
+            if args.again:
+                bench_import(db, csv_path, args.workers, admin_dsn, name, label="re-import")
         if args.import_only or not samples:
             return
         with db.engine.begin() as conn:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from functools import lru_cache
+from operator import itemgetter
 from typing import NamedTuple
 
 import phonenumbers
@@ -108,7 +109,7 @@ def _known_programs(programs: tuple[str, ...]) -> bool:
     return bool(programs) and all(p in PROGRAMS for p in programs)
 
 
-@lru_cache(maxsize=1 << 17)
+@lru_cache(maxsize=1 << 16)  # 71 days x 12 months x 100 years at most; in practice fewer
 def _nik_birth(date_part: str) -> tuple[int, int, int] | None:
     """(day, month, two-digit year) of a NIK's digits 7-12, None when no real date: parse_nik's rule, asked
     once per distinct date part (a valid province and serial around it, so only the date can fail)."""
@@ -144,12 +145,15 @@ class RowChecker:
         self.today = today
         where = {name: i for i, name in enumerate(header)}  # a repeated column: the last one counts
         self._width = len(header)
-        self._at = tuple(where.get(column, -1) for column in COLUMNS)
+        # a column the file lacks reads the empty field appended after the record's own
+        self._pick = itemgetter(*(where.get(column, self._width) for column in COLUMNS))
 
     def check(self, fields: list[str]) -> tuple[MemberRow | None, list[Problem]]:
-        """The clean row and no problems, or None and the problems (in column order)."""
+        """The clean row and no problems, or None and the problems (in column order). `fields` may be
+        extended."""
         if len(fields) < self._width:  # a short record: the missing fields are empty
-            fields = fields + [""] * (self._width - len(fields))
+            fields.extend([""] * (self._width - len(fields)))
+        fields.append("")
         (
             kpj,
             nik_raw,
@@ -165,7 +169,7 @@ class RowChecker:
             occupations_raw,
             phone_raw,
             address,
-        ) = (fields[i].strip() if i >= 0 else "" for i in self._at)
+        ) = map(str.strip, self._pick(fields))
         problems: list[Problem] = []
 
         if len(kpj) != 11 or not kpj.isdigit():
@@ -181,7 +185,8 @@ class RowChecker:
         elif len(full_name) > 120:
             problems.append(("full_name", "longer than 120 characters"))
 
-        birth_date = _date(birth_raw, "birth_date", problems, required=True)
+        dates = _dates  # a known date text is the common case: no call
+        birth_date = dates.get(birth_raw) or _date(birth_raw, "birth_date", problems, required=True)
         if birth_date is not None:
             if birth_date > self.today:
                 problems.append(("birth_date", "in the future"))
@@ -204,11 +209,11 @@ class RowChecker:
         if len(occupations) > 2:
             problems.append(("occupations", "at most 2 occupations"))
 
-        protected_from = _date(from_raw, "protected_from", problems)
-        protected_until = _date(until_raw, "protected_until", problems)
+        protected_from = dates.get(from_raw) or _date(from_raw, "protected_from", problems)
+        protected_until = dates.get(until_raw) or _date(until_raw, "protected_until", problems)
         if protected_from and protected_until and protected_from > protected_until:
             problems.append(("protected_until", "before protected_from"))
-        next_due_date = _date(due_raw, "next_due_date", problems)
+        next_due_date = dates.get(due_raw) or _date(due_raw, "next_due_date", problems)
 
         income_base = None
         income_raw = income_raw.replace(".", "").replace(",", "")
@@ -223,7 +228,8 @@ class RowChecker:
 
         phone = None
         if phone_raw:
-            phone = normalize_phone(phone_raw)
+            mobile = _MOBILE.fullmatch(phone_raw)  # the common case, without a call
+            phone = "+62" + mobile.group(1) if mobile else normalize_phone(phone_raw)
             if phone is None:
                 problems.append(("phone", "not a valid Indonesian phone number"))
 
