@@ -2,7 +2,8 @@
 
 A block ends at a line break outside any quoted field: where the count of quote characters before it is
 even (a quote inside a quoted field is doubled, so it does not change the count's parity). The blocks are
-bytes, cut on line breaks, so a multi-byte UTF-8 character is never split.
+bytes, cut on line breaks (`\\n`, or `\\r` in a file whose lines end with it alone), so a multi-byte UTF-8
+character is never split.
 
 A quote character in the middle of an unquoted field (which the csv module reads as an ordinary
 character) upsets the count; blocks then end at the next plain line break once they pass `MAX_BLOCK`,
@@ -19,28 +20,37 @@ from typing import BinaryIO
 BLOCK = 512 * 1024  # about 3,000 member rows
 MAX_BLOCK = 8 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
-_QUOTE, _NEWLINE = b'"', b"\n"
+_QUOTE = b'"'
 
 
-def record_end(data: bytes, *, last: bool) -> int:
+def record_end(data: bytes, *, last: bool, newline: bytes = b"\n") -> int:
     """The offset just after the last (or, with last=False, the first) line break of `data` that is outside
     a quoted field, or -1."""
     if not last:
-        position = data.find(_NEWLINE)
+        position = data.find(newline)
         while position >= 0:
             if data.count(_QUOTE, 0, position) % 2 == 0:
                 return position + 1
-            position = data.find(_NEWLINE, position + 1)
+            position = data.find(newline, position + 1)
         return -1
-    position = data.rfind(_NEWLINE)
+    position = data.rfind(newline)
     quotes = data.count(_QUOTE, 0, position) if position >= 0 else 0
     while position >= 0:
         if quotes % 2 == 0:
             return position + 1
-        previous = data.rfind(_NEWLINE, 0, position)
+        previous = data.rfind(newline, 0, position)
         quotes -= data.count(_QUOTE, previous + 1, position)
         position = previous
     return -1
+
+
+def _line_break(data: bytes) -> bytes | None:
+    """The byte that ends lines: `\\n` (also for `\\r\\n`), or `\\r` alone (old Mac files); None while
+    `data` does not tell yet."""
+    n, r = data.find(b"\n"), data.find(b"\r")
+    if 0 <= r < len(data) - 1 and (n < 0 or r < n):
+        return b"\n" if data[r + 1 : r + 2] == b"\n" else b"\r"
+    return b"\n" if n >= 0 else None
 
 
 class RecordBlocks:
@@ -51,11 +61,17 @@ class RecordBlocks:
         self._raw = raw
         self._size = block_size or BLOCK
         self._carry = b""
+        self._newline = b"\n"
         self._started = False
 
     def header(self) -> list[str] | None:
         data = self._raw.read(self._size)
-        while (end := record_end(data, last=False)) < 0 and (more := self._raw.read(self._size)):
+        while (newline := _line_break(data)) is None and (more := self._raw.read(self._size)):
+            data += more
+        self._newline = newline or b"\n"
+        while (end := record_end(data, last=False, newline=self._newline)) < 0 and (
+            more := self._raw.read(self._size)
+        ):
             data += more
         end = len(data) if end < 0 else end
         header, self._carry, self._started = data[:end], data[end:], True
@@ -67,9 +83,9 @@ class RecordBlocks:
         data = self._carry
         while chunk := self._raw.read(self._size):
             data += chunk
-            end = record_end(data, last=True)
+            end = record_end(data, last=True, newline=self._newline)
             if end < 0 and len(data) > max(MAX_BLOCK, self._size):  # a stray quote: plain line breaks
-                end = data.rfind(_NEWLINE) + 1 or len(data)
+                end = data.rfind(self._newline) + 1
             if end > 0:
                 yield data[:end], self._raw.tell() - (len(data) - end)
                 data = data[end:]

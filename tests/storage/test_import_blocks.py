@@ -71,6 +71,27 @@ def test_a_stray_quote_keeps_blocks_bounded(monkeypatch: pytest.MonkeyPatch) -> 
     assert parsed[0] == ["1", 'Jl. "Melati'] and len(parsed) == 201  # read as the csv module reads it
 
 
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+@pytest.mark.parametrize("block_size", [3, 40])
+def test_blocks_follow_the_files_line_breaks(newline: bytes, block_size: int) -> None:
+    lines = [b"kpj,address", b'1,"a' + newline + b'b"', b"2,plain", b'3,"x,""y"""', b"4,last"]
+    data = newline.join(lines)  # no line break after the last record
+    blocks = _after_header(data, block_size)
+    assert blocks[-1][1] == len(data)
+    parsed = [r for block, _ in blocks for r in csv.reader(io.StringIO(block.decode(), newline=""))]
+    assert parsed == list(csv.reader(io.StringIO(data.decode(), newline="")))[1:]
+    assert len(parsed) == 4
+
+
+def test_a_line_longer_than_the_limit_is_never_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(csv_blocks, "MAX_BLOCK", 100)
+    long_line = b"1," + b"x" * 500 + b"\n"
+    assert [block for block, _ in _after_header(b"kpj,address\n" + long_line + b"2,b", 16)] == [
+        long_line,
+        b"2,b",
+    ]
+
+
 def _after_header(data: bytes, block_size: int) -> list[tuple[bytes, int]]:
     source = RecordBlocks(io.BytesIO(data), block_size)
     source.header()
