@@ -12,12 +12,15 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.logs import redact
 from bot.messages import InboundMessage
 from flows.replies import Event
 from storage.db import Database
 from storage.repo import consents, erase, subscribers
-from storage.repo.events import add_event
+from storage.repo.conversations import ConversationIds
+from storage.repo.events import event_row, insert_events
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ UNRECOGNISED_TEXT_LIMIT = 200
 class StorageEventSink:
     def __init__(self, db: Database, *, consent_text: str = "") -> None:
         self.db = db
+        self.conversations = ConversationIds(db)
         self.consent_text = consent_text  # the rendered consent the user agreed to (hashed with the consent)
 
     def apply(self, events: list[Event], msg: InboundMessage, parse: dict[str, Any], now: datetime) -> None:
@@ -63,29 +67,31 @@ class StorageEventSink:
                 )
             elif event.type == "erase":
                 erase.erase_person(self.db, channel=msg.channel, chat_id=msg.chat_id, phone=msg.phone, at=now)
+                self.conversations.forget(msg.channel, msg.chat_id)
                 erased = True
         self._log(events, msg, now, erased=erased)
 
     def _log(self, events: list[Event], msg: InboundMessage, now: datetime, *, erased: bool) -> None:
         if not events:
             return
+        try:
+            insert_events(self.db, self._rows(events, msg, now, erased=erased))
+        except IntegrityError:
+            # The remembered conversation was erased meanwhile (by another process): look it up afresh.
+            self.conversations.forget(msg.channel, msg.chat_id)
+            insert_events(self.db, self._rows(events, msg, now, erased=erased))
+
+    def _rows(
+        self, events: list[Event], msg: InboundMessage, now: datetime, *, erased: bool
+    ) -> list[dict[str, Any]]:
         # After an erasure the conversation is gone: this turn's events stay unlinked from it.
-        chat_id = None if erased else msg.chat_id
-        with self.db.transaction() as session:
-            for event in events:
-                data = dict(event.data)
-                if event.type == "status.checked" and data.get("subject"):
-                    data["subject"] = self.db.vault.blind_index("status_subject", str(data["subject"])).hex()[
-                        :32
-                    ]
-                if event.type == "fallback":
-                    data["text"] = redact(msg.text[:UNRECOGNISED_TEXT_LIMIT])
-                add_event(
-                    session,
-                    self.db,
-                    event.type,
-                    channel=msg.channel,
-                    chat_id=chat_id,
-                    data=data,
-                    at=now,
-                )
+        conv = None if erased else self.conversations.id_of(msg.channel, msg.chat_id)
+        rows = []
+        for event in events:
+            data = dict(event.data)
+            if event.type == "status.checked" and data.get("subject"):
+                data["subject"] = self.db.vault.blind_index("status_subject", str(data["subject"])).hex()[:32]
+            if event.type == "fallback":
+                data["text"] = redact(msg.text[:UNRECOGNISED_TEXT_LIMIT])
+            rows.append(event_row(event.type, channel=msg.channel, conversation_id=conv, data=data, at=now))
+        return rows

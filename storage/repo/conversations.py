@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.crypto import Vault
 from storage.models import Conversation
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 def conversation_key(channel: str, chat_id: str) -> str:
@@ -50,3 +57,37 @@ def conversation_id(
 def conversations_by_phone(session: Session, vault: Vault, phone: str) -> list[Conversation]:
     query = select(Conversation).where(Conversation.phone_bidx.in_(vault.blind_indexes("phone", phone)))
     return list(session.scalars(query))
+
+
+class ConversationIds:
+    """Conversation ids by (channel, chat id), remembered in this process (at most `size`, least recently
+    used first out) so a turn that logs events does not look its conversation up every time.
+
+    An id stays right until the conversation is erased: this process forgets it when it erases, and a
+    write that finds the id gone (erased by another process: a foreign-key error) forgets it and asks again.
+    """
+
+    def __init__(self, db: Database, size: int = 10_000) -> None:
+        self.db = db
+        self.size = size
+        self._ids: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._mutex = threading.Lock()
+
+    def id_of(self, channel: str, chat_id: str) -> int:
+        key = (channel, chat_id)
+        with self._mutex:
+            found = self._ids.get(key)
+            if found is not None:
+                self._ids.move_to_end(key)
+                return found
+        with self.db.transaction() as session:
+            found = conversation_id(session, self.db.vault, channel, chat_id)
+        with self._mutex:
+            self._ids[key] = found
+            while len(self._ids) > self.size:
+                self._ids.popitem(last=False)
+        return found
+
+    def forget(self, channel: str, chat_id: str) -> None:
+        with self._mutex:
+            self._ids.pop((channel, chat_id), None)

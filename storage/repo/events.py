@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.logs import redact
@@ -27,6 +27,37 @@ def _clean(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value
     return redact(str(value))  # dates, decimals, enums: stored as text
+
+
+def event_row(
+    type: str,
+    *,
+    channel: str | None = None,
+    conversation_id: int | None = None,
+    data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The values of one events row (for `insert_events`), its data cleaned like `add_event` does."""
+    return {
+        "type": type,
+        "channel": channel,
+        "conversation_id": conversation_id,
+        "data": _clean(dict(data or {})),
+        "created_at": at or utcnow(),
+    }
+
+
+def insert_events(db: Database, rows: list[dict[str, Any]]) -> None:
+    """Append rows made by `event_row` in one statement, committed on its own: on PostgreSQL a single round
+    trip (no BEGIN and COMMIT of their own), and all of the rows or none."""
+    if not rows:
+        return
+    if db.dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(insert(Event).values(rows))
+        return
+    with db.engine.begin() as conn:
+        conn.execute(insert(Event).values(rows))
 
 
 def add_event(
