@@ -29,12 +29,38 @@ def chat(ctx: click.Context, chat_id: str) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5005, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int, help="uvicorn worker processes.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="uvicorn worker processes [default: one per CPU core with REDIS_URL set, else 1].",
+)
+@click.option(
+    "--access-log/--no-access-log", default=True, show_default=True, help="One log line per request."
+)
+def serve(host: str, port: int, workers: int | None, access_log: bool) -> None:
     """The HTTP server: webhooks, REST channel, parse API, health, staff console."""
+    import os
+
     import uvicorn
 
-    uvicorn.run("bot.asgi:app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from bot.settings import load_settings
+
+    shared = load_settings().redis_url is not None
+    if workers is None:
+        workers = (os.cpu_count() or 1) if shared else 1
+    elif workers > 1 and not shared:
+        # Without Redis the conversations live in the memory of one process; a second process would
+        # not know what the first was asked.
+        raise click.UsageError("several workers need REDIS_URL (conversations are shared through Redis)")
+    uvicorn.run(
+        "bot.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
+    )
 
 
 commands = [chat, serve]

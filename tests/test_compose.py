@@ -6,6 +6,7 @@ the settings the app actually reads."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -265,3 +266,20 @@ def test_secrets_are_not_shipped_in_the_example() -> None:
     for name, (value, is_set) in _env_example().items():
         if any(word in name for word in ("TOKEN", "SECRET", "KEY", "PASSWORD")) and name != "DATA_KEY_FILE":
             assert not (is_set and value), f"{name} has a value in .env.example"
+
+
+def test_serve_refuses_several_workers_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without REDIS_URL the conversations live in one process's memory: a second worker would answer a
+    person who is half-way through a registration as if they were new."""
+    import uvicorn
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 2 and "REDIS_URL" in result.output and not started
+    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
+    assert started[-1]["workers"] == 1
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert CliRunner().invoke(cli, ["serve", "--no-access-log"]).exit_code == 0
+    assert started[-1]["workers"] == (os.cpu_count() or 1) and started[-1]["access_log"] is False
