@@ -8,8 +8,9 @@ One hash per campaign, field = delivery id:
     x|<ms>|<token>|<code>   it definitely did not go (refused, 429, could not connect): safe to send again
 
 `start` is written right before the HTTP request (after the rate limiter's wait) and `done` right after
-the answer, each one Redis round trip: the only window in which a crash leaves a delivery "in doubt" is
-the request itself. Rows are settled in the database in batches; their entries are deleted after that.
+the answer, each one Redis round trip (shared with other sends' writes: bot/broadcast/coalesce.py), each
+awaited before the send goes on: the only window in which a crash leaves a delivery "in doubt" is the
+request itself. Rows are settled in the database in batches; their entries are deleted after that.
 Both writes are compare-and-set on the entry the writer last saw, so two claimers can never both start
 the same delivery, and a claimer that lost its claim cannot overwrite its successor's entry.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.broadcast.coalesce import ScriptBatcher
 from bot.broadcast.keys import Keys
 
 TTL_MS = 30 * 86_400_000  # an abandoned campaign's ledger disappears after 30 days
@@ -81,6 +83,7 @@ class Ledger:
         self.keys = keys
         self._start: Any = redis.register_script(_START)
         self._finish: Any = redis.register_script(_FINISH)
+        self._scripts = ScriptBatcher(redis)  # concurrent sends' writes share round trips
 
     async def read(self, campaign_id: int, delivery_ids: list[int]) -> dict[int, Entry]:
         if not delivery_ids:
@@ -97,7 +100,8 @@ class Ledger:
     ) -> Started:
         """Record that this send starts now, if the entry is still `expected` ("" = none) and the channel
         is not paused."""
-        code, value = await self._start(
+        code, value = await self._scripts.call(
+            self._start,
             keys=[self.keys.ledger(campaign_id), self.keys.pause(channel)],
             args=[str(delivery_id), token, mode, expected, TTL_MS],
         )
@@ -124,8 +128,10 @@ class Ledger:
     async def _set(
         self, campaign_id: int, delivery_id: int, started: Started, kind: str, token: str, detail: str
     ) -> str | None:
-        result = await self._finish(
-            keys=[self.keys.ledger(campaign_id)], args=[str(delivery_id), started.raw, kind, token, detail]
+        result = await self._scripts.call(
+            self._finish,
+            keys=[self.keys.ledger(campaign_id)],
+            args=[str(delivery_id), started.raw, kind, token, detail],
         )
         if not result:
             return None
