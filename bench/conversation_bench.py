@@ -223,9 +223,9 @@ def main() -> None:
         wait_ready(base, proc)
         if args.warmup:
             asyncio.run(drive(base, min(args.senders, 10), 0, args.warmup))
-        cpu_before = cpu_seconds(proc)
+        cpu_before, client_before = cpu_seconds(proc), time.process_time()
         load, elapsed = asyncio.run(drive(base, args.senders, args.rate, args.seconds))
-        server_cpu = cpu_seconds(proc) - cpu_before
+        server_cpu, client_cpu = cpu_seconds(proc) - cpu_before, time.process_time() - client_before
         latencies = sorted(load.latencies)
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
@@ -233,7 +233,11 @@ def main() -> None:
         print(f"messages={len(latencies)} messages_per_s={len(latencies) / elapsed:.1f}")
         ms = {"p50": q[49], "p90": q[89], "p99": q[98], "max": latencies[-1]}
         print("latency_ms " + " ".join(f"{k}={v * 1000:.1f}" for k, v in ms.items()))
-        print(f"server_cpu_ms_per_message={server_cpu * 1000 / max(1, len(latencies)):.2f}")
+        n = max(1, len(latencies))
+        print(
+            f"server_cpu_ms_per_message={server_cpu * 1000 / n:.2f} "
+            f"(the load generator: {client_cpu * 1000 / n:.2f})"
+        )
         print(f"errors={len(load.errors)} {sorted(set(load.errors))[:5]}")
         print(f"load_average={os.getloadavg()[0]:.2f}")
     finally:

@@ -52,12 +52,14 @@ def insert_events(db: Database, rows: list[dict[str, Any]]) -> None:
     trip (no BEGIN and COMMIT of their own), and all of the rows or none."""
     if not rows:
         return
+    # One constant statement with the rows as parameters (compiled once; several rows still go as one
+    # INSERT through SQLAlchemy's insertmanyvalues).
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(insert(Event).values(rows))
+            conn.execute(insert(Event), rows)
         return
     with db.engine.begin() as conn:
-        conn.execute(insert(Event).values(rows))
+        conn.execute(insert(Event), rows)
 
 
 def add_event(
