@@ -20,7 +20,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,9 +31,8 @@ from storage.db import Database
 from storage.models import ImportRun, utcnow
 from storage.ops.csv_blocks import RecordBlocks
 from storage.ops.import_sealing import SealJob, checked_blocks
-from storage.ops.member_codec import RowBlock
 from storage.ops.member_rows import COLUMNS, REQUIRED
-from storage.ops.member_writers import Batch, writer_for
+from storage.ops.member_writers import Batch, Batches, writer_for
 from storage.repo.staff import add_audit
 
 log = logging.getLogger(__name__)
@@ -161,7 +160,7 @@ def import_members(
     run_id = _start_run(db, path.name)
     writer = writer_for(db, run_id)
     background = _BackgroundWriter(writer.write)
-    batches = _Batches(batch_size)
+    batches = Batches(batch_size)
     rows_read = 0
     written = 0
 
@@ -184,13 +183,13 @@ def import_members(
                 for n, column, reason, shown in problems:
                     errors.add(first + n, column, reason, shown)
                 for batch in batches.add(rows.shifted(first)):
-                    for row_no in batches.duplicates:
+                    for row_no in batches.take_duplicates():
                         errors.add(row_no, "kpj", DUPLICATE, "")
                     background.submit(batch)
                     collect(background.finished())
                     if on_progress:
                         on_progress(end, total)
-            for row_no in batches.duplicates:
+            for row_no in batches.take_duplicates():
                 errors.add(row_no, "kpj", DUPLICATE, "")
             if last := batches.rest():
                 background.submit(last)
@@ -214,53 +213,6 @@ def import_members(
         report.rows_rejected,
     )
     return report
-
-
-class _Batches:
-    """Cuts blocks of rows into batches of `size` rows, keeping the first row of a KPJ repeated within a
-    batch (the writers find repeats across batches); `duplicates` lists the rows left out since last read."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._blocks: list[RowBlock] = []
-        self._count = 0
-        self._seen: set[bytes] = set()
-        self._duplicates: list[int] = []
-
-    @property
-    def duplicates(self) -> list[int]:
-        found, self._duplicates = self._duplicates, []
-        return found
-
-    def add(self, block: RowBlock) -> Iterator[list[RowBlock]]:
-        while len(block):
-            room = self.size - self._count
-            head, block = block.split(min(room, len(block)))
-            self._keep(head)
-            if self._count >= self.size:
-                yield self.rest()
-
-    def _keep(self, block: RowBlock) -> None:
-        keys = [block.kpj_index(i) for i in range(len(block))]
-        seen = self._seen
-        if len(set(keys)) == len(keys) and seen.isdisjoint(keys):  # the usual case: no repeat
-            seen.update(keys)
-        else:
-            keep = []
-            for i, key in enumerate(keys):
-                if key in seen:
-                    self._duplicates.append(block.row_nos[i])
-                else:
-                    seen.add(key)
-                    keep.append(i)
-            block = block.take(keep)
-        self._blocks.append(block)
-        self._count += len(block)
-
-    def rest(self) -> list[RowBlock]:
-        """The rows gathered so far (a batch, maybe short), and start the next batch."""
-        batch, self._blocks, self._count, self._seen = self._blocks, [], 0, set()
-        return [b for b in batch if len(b)]
 
 
 def _check_header(fieldnames: list[str] | None) -> list[str]:

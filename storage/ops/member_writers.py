@@ -2,7 +2,8 @@
 
 Both upsert on the KPJ blind index (a re-import updates, never duplicates) and report the rows whose KPJ
 this same import run already wrote (a duplicate inside the file: rejected, not applied). A batch is a list
-of storage.ops.member_codec.RowBlock, with no KPJ twice (the caller drops in-batch repeats).
+of storage.ops.member_codec.RowBlock with no KPJ twice: `Batches` cuts the checked blocks into batches and
+drops in-batch repeats.
 
 Each batch is one transaction: an interrupted import leaves whole batches, and running it again finishes
 the job (idempotent).
@@ -10,7 +11,7 @@ the job (idempotent).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from psycopg.errors import UniqueViolation
@@ -38,6 +39,53 @@ class MemberWriter(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Batches:
+    """Cuts blocks of rows into batches of `size` rows, keeping the first row of a KPJ repeated within a
+    batch (the writers find repeats across batches)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._blocks: list[RowBlock] = []
+        self._count = 0
+        self._seen: set[bytes] = set()
+        self._duplicates: list[int] = []
+
+    def take_duplicates(self) -> list[int]:
+        """The rows left out as repeats since the last call."""
+        found, self._duplicates = self._duplicates, []
+        return found
+
+    def add(self, block: RowBlock) -> Iterator[list[RowBlock]]:
+        while len(block):
+            room = self.size - self._count
+            head, block = block.split(min(room, len(block)))
+            self._keep(head)
+            if self._count >= self.size:
+                yield self.rest()
+
+    def _keep(self, block: RowBlock) -> None:
+        keys = [block.kpj_index(i) for i in range(len(block))]
+        seen = self._seen
+        if len(set(keys)) == len(keys) and seen.isdisjoint(keys):  # the usual case: no repeat
+            seen.update(keys)
+        else:
+            keep = []
+            for i, key in enumerate(keys):
+                if key in seen:
+                    self._duplicates.append(block.row_nos[i])
+                else:
+                    seen.add(key)
+                    keep.append(i)
+            block = block.take(keep)
+        self._blocks.append(block)
+        self._count += len(block)
+
+    def rest(self) -> list[RowBlock]:
+        """The rows gathered so far (a batch, maybe short), and start the next batch."""
+        batch, self._blocks, self._count, self._seen = self._blocks, [], 0, set()
+        return [b for b in batch if len(b)]
 
 
 def writer_for(db: Database, run_id: int) -> MemberWriter:
