@@ -230,7 +230,8 @@ def choose_workers(size: int) -> int:
 
     Without workers this process parses, checks and seals while PostgreSQL writes on another core: on a
     2-core machine that pair already uses both cores, and workers only add processes and hand-offs
-    (measured there: the same rate, more CPU). With 4 or more idle cores, workers take the parsing and
+    (measured there, beside other work: rates within each other's noise, a fifth more CPU with workers;
+    docs/storage.md). With 3 or more idle cores, workers take the parsing and
     sealing off this process: one per idle core beyond the two kept for this process and PostgreSQL, up
     to 4. Small files get none (starting them costs more than it saves)."""
     if size < PARALLEL_FROM_BYTES:
