@@ -41,6 +41,7 @@ class BulkSession:
                 ),
                 headers=self.headers,
                 auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 raise_for_status=False,
             )
         return self._session
