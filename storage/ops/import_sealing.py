@@ -40,6 +40,8 @@ class SealJob:
 
 
 class BlockChecker:
+    """Parses, checks and seals one block of whole CSV records; rows are numbered from 0 in the block."""
+
     def __init__(self, header: Sequence[str], today: date, sealer: RowSealer) -> None:
         self._check = RowChecker(header, today).check
         where = {name: i for i, name in enumerate(header)}
