@@ -4,12 +4,14 @@ errors, and a lost answer is still told apart from a connection that was never m
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 
+from bot.broadcast import bulk_http
 from bot.broadcast.bulk_telegram import BulkTelegramSender
 from bot.broadcast.bulk_whatsapp import BulkWhatsAppSender
 from bot.broadcast.outcomes import maybe_sent
@@ -244,3 +246,28 @@ async def test_twilio_stop_wrong_credentials_and_no_connection_are_the_librarys(
             await sender.aclose()
         assert errors[1] == errors[0], url
     assert errors[0][-1] is False  # the closed port: never sent
+
+
+async def test_an_answer_that_never_comes_is_in_doubt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that reads the request and never answers: the read timeout means "maybe sent"."""
+    monkeypatch.setattr(bulk_http, "READ_SECONDS", 0.2)
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(5)
+        writer.close()
+
+    server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    senders: list[TelegramSender | WhatsAppSender] = [
+        _telegram(BulkTelegramSender, url + "/bot", "123456:TEST-token_abc"),
+        _whatsapp(BulkWhatsAppSender, url),
+    ]
+    try:
+        for sender, to in zip(senders, (CHAT, PHONE), strict=True):
+            error = await _raised(sender.send(to, [Reply("Halo")], retry=False))
+            assert (error.code, error.permanent, maybe_sent(error)) == ("network", False, True)
+    finally:
+        for sender in senders:
+            await sender.aclose()
+        server.close()
