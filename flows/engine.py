@@ -43,6 +43,7 @@ from flows.content import Content
 from flows.context import FlowServices, TurnContext, TurnResult
 from flows.contribution import CONTENT_DIR, load_table
 from flows.message import build
+from flows.registration_slots import job_family
 from flows.replies import Reply
 from flows.turn import STATE_VERSION, Turn
 from storage.membership.base import MemberStatus
@@ -125,7 +126,7 @@ class Engine:
         expired = last is not None and ctx.now - datetime.fromisoformat(last) > self.idle
         msg = build(ctx.text, ctx.parse, [] if expired else st.get("offered", []))
         t = Turn(ctx, msg, st, self.content, self.services, self.table, self.draft_days)
-        just_submitted = bool(st.pop("just_submitted", False))
+        just_submitted = st.pop("just_submitted", False)
         clarified = bool(st.pop("clarified", False))
         if last is None:
             t.emit("conversation.started", channel=ctx.channel, source=ctx.start_param)
@@ -154,11 +155,19 @@ class Engine:
 
     def _remember(self, t: Turn) -> None:
         known = [str(v) for v in t.msg.values("occupation") if str(v) in self.table.sectors]
+        family = None if known or t.flow == registration.NAME else job_family(t, t.msg)
         if known:
             t.known["occupations"] = known[:2]
+            t.known.pop("job_family", None)
+        elif family is not None:  # "sy jualan sayur": the registration offers the kinds of pedagang
+            t.known["job_family"] = family
+            t.known.pop("occupations", None)
 
-    def _route(self, t: Turn, clarified: bool, just_submitted: bool) -> bool:
+    def _route(self, t: Turn, clarified: bool, just_submitted: object) -> bool:
         """Handle the message; True when it interrupted the registration form (a question mid-form)."""
+        if just_submitted and registration_submit.sent_twice(t, just_submitted):
+            registration_submit.already_sent(t)
+            return False
         escaped = escapes.handle(t, FLOWS)
         if escaped is not None:
             return escaped
@@ -176,7 +185,7 @@ class Engine:
         self._dispatch(t, clarified, just_submitted)
         return in_form and t.flow == registration.NAME
 
-    def _dispatch(self, t: Turn, clarified: bool, just_submitted: bool) -> None:
+    def _dispatch(self, t: Turn, clarified: bool, just_submitted: object) -> None:
         msg = t.msg
         intent = msg.intent
         if fallback.only_identifier(t):

@@ -1,7 +1,8 @@
 """The global escapes, honoured in any state before anything else: STOP (first: it must win over
 everything), delete my data, batal, menu, bantuan, ulang. The exact words of the vocab lists win over the
 model's reading, so "ulang" never becomes a cancel that throws a draft away; a cancel that is only the
-model's guess asks first when a registration is in progress."""
+model's guess asks first when a registration is in progress, and a guess below SURE_CANCEL never beats a
+valid answer to the form's question (a short name like "darto" can read as cancel)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def handle(t: Turn, flows: Mapping[str, ModuleType]) -> bool | None:
     kind = kind or next((k for k, intent in ESCAPES.items() if msg.is_intent(intent)), None)
     if kind is None:
         return None
+    if guessed and in_form and msg.confidence < SURE_CANCEL and registration.answers_question(t):
+        return None  # "darto" to "Siapa nama lengkap Anda?" is a name, whatever the model guesses
     if kind == "cancel" and guessed and in_form and msg.confidence < SURE_CANCEL:
         # Throwing a draft away on a guess ("yg tadi itu" reads as cancel at 0.65): ask first.
         registration_pause.confirm_cancel(t)

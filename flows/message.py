@@ -11,9 +11,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from flows import choices
+from nlu.normalize import normalize as expand_slang
 
 # Used only when the parse carries no "fallback" verdict of its own.
 LOW_CONFIDENCE = 0.5
@@ -32,6 +34,12 @@ class Msg:
     low_confidence: bool = False
     ambiguous: bool = False
     payload: str | None = None  # set when the message is a button payload
+
+    @cached_property
+    def plain(self) -> str:
+        """`norm` with chat slang spelled out ("yg murah aja" -> "yang murah saja", "3bln" -> "3 bulan"), for
+        matching phrase lists that are written in plain words."""
+        return choices.normalize(expand_slang(self.text).text)
 
     @property
     def confident(self) -> bool:

@@ -29,6 +29,7 @@ TEXTS = (
     "consent.declined",
     "registration.consent_thanks",
     "registration.not_understood",
+    "registration.noted_early",
     "registration.in_progress",
     "registration.resume_returning",
     "registration.ask_phone_own",
@@ -60,6 +61,7 @@ DATA = (
     "vocab.edit_fields",
     "vocab.job_families",
     "vocab.confirm",
+    "vocab.resume",
     "occupations.occupations",
 )
 BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
@@ -87,8 +89,20 @@ def start(t: Turn) -> None:
     draft_id = hashlib.sha256(seed.encode()).hexdigest()[:16]
     t.begin(NAME, "consent", {"draft_id": draft_id, "started": started, "rev": 0})
     harvest(t, t.msg)
+    recall(t)
     t.emit("registration.started", draft_id=draft_id, channel=t.ctx.channel, source=t.ctx.start_param)
     ask(t)
+
+
+def recall(t: Turn) -> None:
+    """The job the user told earlier in the chat ("sy ojol, iuran brp?") is not asked again (the summary
+    shows it, and "ubah pekerjaan" changes it); a job word narrows the occupation question."""
+    known, d = t.known, t.data
+    if "occupations" not in d and "job_family" not in d:
+        if known.get("occupations"):
+            d["occupations"] = list(known["occupations"])
+        elif known.get("job_family"):
+            d["job_family"] = known["job_family"]
 
 
 def on_message(t: Turn) -> bool:
@@ -109,6 +123,9 @@ def on_message(t: Turn) -> bool:
         return True
     if step == "consent":
         return _consent(t)
+    if step != "confirm" and msg.norm in t.content.words("vocab.resume"):
+        ask(t)  # "lanjut" while the form already waits: its question again, no "not understood"
+        return True
     field = registration_submit.edit_request(t)
     if field is not None and (step in ("confirm", "edit") or field in t.data):
         edit(t, field, with_value=msg.choice is None)
@@ -129,6 +146,8 @@ def on_message(t: Turn) -> bool:
         # The previous answer sent twice (a bad connection, an impatient thumb): no error for it, the
         # current question again is enough.
         ask(t)
+    elif value is None and _harvested(t):
+        ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
     elif value is None:
         ask(t, t.text("registration.not_understood"))
     elif isinstance(value, Invalid):
@@ -139,6 +158,22 @@ def on_message(t: Turn) -> bool:
         t.data["echo"] = msg.norm
         advance(t, remark)
     return True
+
+
+def answers_question(t: Turn) -> bool:
+    """True when the message is a valid answer to the slot the form is asking for."""
+    slot = BY_NAME.get(str(t.step))
+    if slot is None:
+        return False
+    value = slot.extract(t, t.msg)
+    return value is not None and not isinstance(value, Invalid)
+
+
+def _harvested(t: Turn) -> bool:
+    """Fill later slots from a message that does not answer the current one; True when one was filled."""
+    before = set(t.data)
+    harvest(t, t.msg)
+    return bool(set(t.data) - before)
 
 
 def _consent(t: Turn) -> bool:

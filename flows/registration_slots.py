@@ -25,6 +25,7 @@ from storage.membership.base import Program
 
 Extracted = Any  # a stored value | Invalid | None
 PACKAGES: dict[str, tuple[Program, ...]] = {"jkk_jkm": ("jkk", "jkm"), "jkk_jkm_jht": ("jkk", "jkm", "jht")}
+PRICE_ROUNDING = 1000  # "yg 53rb" picks the Rp53.400 package
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,16 @@ def _income(t: Turn, msg: Msg) -> Extracted:
 def _package(t: Turn, msg: Msg) -> Extracted:
     if msg.choice in PACKAGES:
         return msg.choice
-    words = set(msg.norm.split())
+    words = set(msg.norm.split()) | set(msg.plain.split())
     programs = {str(p) for p in msg.values("program")} | (words & {"jkk", "jkm", "jht"})
     if words & t.content.words("vocab.without") and "jht" in programs:
         return "jkk_jkm"
     for package, phrases in t.content.data("vocab.packages").items():
-        if any(re.search(rf"\b{re.escape(str(p))}\b", msg.norm) for p in phrases):
+        if any(re.search(rf"\b{re.escape(str(p))}\b", f"{msg.norm} / {msg.plain}") for p in phrases):
             return str(package)
+    priced = _priced_package(t, msg)
+    if priced is not None:
+        return priced
     if "jht" in programs:
         return "jkk_jkm_jht"
     if programs:
@@ -183,15 +187,25 @@ def _package(t: Turn, msg: Msg) -> Extracted:
     return None
 
 
+def _priced_package(t: Turn, msg: Msg) -> str | None:
+    """The package whose price the message names, rounded or not ("yg 53rb" for Rp53.400)."""
+    amount = msg.value("amount")
+    if not isinstance(amount, int) or "income" not in t.data:
+        return None
+    priced = [name for name, total in package_amounts(t).items() if abs(total - amount) < PRICE_ROUNDING]
+    return priced[0] if len(priced) == 1 else None
+
+
 def _period(t: Turn, msg: Msg) -> Extracted:
     value: Any = msg.choice
+    both = f"{msg.norm} / {msg.plain}"
     if value is None:
         for phrase, months in t.content.data("vocab.period_phrases").items():
-            if re.search(rf"\b{re.escape(str(phrase))}\b", msg.norm):
+            if re.search(rf"\b{re.escape(str(phrase))}\b", both):
                 value = months
                 break
     if value is None:
-        found = re.search(r"\b(\d{1,2})\b", msg.norm)
+        found = re.search(r"\b(\d{1,2})\b", both)
         if not found:
             return None
         value = found.group(1)

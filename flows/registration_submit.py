@@ -104,7 +104,8 @@ def edit_request(t: Turn) -> str | None:
     if choice.startswith("edit_") and choice[5:] in BY_NAME:
         return choice[5:]
     words = set(t.msg.norm.split())
-    if not words & t.content.words("vocab.edit_verbs") or len(words) > 6:
+    lettered = [w for w in t.msg.norm.split() if not w.isdigit()]  # "ganti no hp jd 0811 2222 4444"
+    if not words & t.content.words("vocab.edit_verbs") or len(lettered) > 6:
         return None
     padded = f" {t.msg.norm} "
     for field, phrases in t.content.data("vocab.edit_fields").items():
@@ -182,7 +183,7 @@ def _receipt(t: Turn, receipt: RegistrationReceipt, application: BpuApplication)
         "registration_number": receipt.registration_number,
         "at": t.ctx.now.isoformat(),
     }
-    t.state["just_submitted"] = True
+    t.state["just_submitted"] = t.msg.norm or True  # the confirming words: the same again is a double-send
     t.end()
     channels = list(pay.channels) or [str(c) for c in t.content.data("registration.pay_channels")]
     t.say(
@@ -196,6 +197,18 @@ def _receipt(t: Turn, receipt: RegistrationReceipt, application: BpuApplication)
         nik=mask_nik(pay.payment_code),
         channels="\n".join(f"• {c}" for c in channels),  # one per line: a channel may hold commas itself
     )
+
+
+def sent_twice(t: Turn, confirmed_with: object) -> bool:
+    """Right after a submission: the confirming words again ("ya daftarkan" would read as a new
+    registration). Not a number: "1" then picks a button of the receipt ("Ingatkan saya tiap bulan")."""
+    msg = t.msg
+    if msg.payload is not None:
+        return False
+    if msg.norm == confirmed_with:
+        return True
+    words = set(msg.norm.split())
+    return msg.intent == "register" and bool(words & t.content.words("vocab.confirm"))
 
 
 def already_sent(t: Turn) -> None:

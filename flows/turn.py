@@ -11,10 +11,11 @@ The conversation state is a plain JSON-serialisable dict that the host stores as
                  "returning" asks the user whether to continue it at the next natural point, None does not
     offered      [[title, payload], ...] the buttons of the last reply that had buttons (flows.choices)
     clarified    True right after a clarifying question (a second unclear message gets the menu)
-    known        facts the user volunteered that later flows reuse (occupations)
+    known        facts the user volunteered that later flows reuse: occupations, or a job family ("pedagang")
     done         {"registration_number", "at"} of the last registration submitted in this chat (no PII)
     drafts       how many registration drafts this chat has started (part of each draft's id)
-    just_submitted  True for the one turn after a submission (a second "ya" is a double-send)
+    just_submitted  the confirming message (normalized) for the one turn after a submission: the same
+                 message again, a "ya" or "ya daftarkan" is a double-send
     source       the deep-link / campaign source of the conversation (opt-in events carry it)
 """
 

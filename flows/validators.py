@@ -87,9 +87,13 @@ def nik(text: str, entity: str | None, today: date) -> NikInfo | Invalid:
 
 
 def compact_date(text: str, today: date) -> str | None:
-    """ "02081990" or "020890" (day, month, year without separators, as some people type a birth date) as
-    an ISO date; None for anything else or an impossible date."""
+    """ "02081990" or "020890" (day, month, year without separators, as some people type a birth date), or
+    "2 8 90" (spaces only, a two-digit year; the date entity takes four-digit years) as an ISO date; None
+    for anything else or an impossible date."""
     digits = text.strip()
+    spaced = re.fullmatch(r"(\d{1,2})\s+(\d{1,2})\s+(\d{2}|\d{4})", digits)
+    if spaced:
+        digits = "".join((spaced[1].zfill(2), spaced[2].zfill(2), spaced[3]))
     if not re.fullmatch(r"\d{6}|\d{8}", digits):
         return None
     year = expand_year(digits[4:], today.year)

@@ -2,7 +2,8 @@
 
 Forms found: "17-08-1975", "05/11/1990", "12.05.85", ISO "1985-05-12", and a month name or abbreviation
 between day and year: "12 Mei 1985", "1 januari 2000", "1 jan 2000", "12 agt 85", "3 sept 1990", "7-Okt-1988",
-"12 Mei, 1985" (English month names too, for code-mixed text). A date needs day, month and year; "12 mei"
+"12 Mei, 1985" (English month names too, for code-mixed text), and day, month and a four-digit year
+separated by spaces only: "12 3 1985", "lahir 17 08 1990". A date needs day, month and year; "12 mei"
 alone is not a date entity. An impossible date ("31-02-1990", "12-13-1990") is not an entity either.
 
 Two-digit years ("12-05-85") are read with a birth-date-friendly pivot: 20YY when that year is not after
@@ -25,12 +26,12 @@ for _number, _names in enumerate(
     [
         "januari jan january",
         "februari pebruari feb peb february",
-        "maret mar march",
+        "maret mar mrt march",
         "april apr",
         "mei may",
         "juni jun june",
         "juli jul july",
-        "agustus agus agust agt ags agu aug august",
+        "agustus agus agust agst agt ags agu aug august",
         "september sept sep",
         "oktober okt oct october",
         "november nopember nov nop",
@@ -45,6 +46,9 @@ _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _NUMERIC = re.compile(
     r"(?<![0-9.,/\-])([0-9]{1,2})([\-/.])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})(?![0-9]|[.,/\-][0-9])"
 )
+# Spaces only: the year must have four digits ("12 3 85" is too easily something else; the birth-date
+# question reads it itself, flows.validators.compact_date).
+_SPACED = re.compile(r"(?<![0-9.,/\-])([0-9]{1,2}) +([0-9]{1,2}) +((?:19|20)[0-9]{2})(?![0-9]|[.,/\-][0-9])")
 _ISO = re.compile(r"(?<![0-9.,/\-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?![0-9]|[\-/][0-9])")
 _NAMED = re.compile(
     rf"(?<![0-9])([0-9]{{1,2}})\s*[\-/.]?\s*({_MONTH})(?![a-z])\.?\s*[\-/.,]?\s*'?([0-9]{{4}}|[0-9]{{2}})(?![0-9])"
@@ -75,6 +79,10 @@ def find(folded: str, *, today: dt.date | None = None) -> list[Candidate]:
     found = []
     for m in _NUMERIC.finditer(folded):
         iso = to_iso(int(m.group(1)), int(m.group(3)), expand_year(m.group(4), reference))
+        if iso:
+            found.append(Candidate("date", iso, m.start(), m.end()))
+    for m in _SPACED.finditer(folded):
+        iso = to_iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         if iso:
             found.append(Candidate("date", iso, m.start(), m.end()))
     for m in _ISO.finditer(folded):

@@ -104,6 +104,12 @@ DATE_CASES: list[tuple[str, Expected]] = [
     ("30 februari 2000", []),
     ("12 mei", []),
     ("mei 1985", []),
+    ("12 3 1985", [("date", "1985-03-12", "12 3 1985")]),  # spaces only: a four-digit year
+    ("lahir 17 08 1990", [("date", "1990-08-17", "17 08 1990")]),
+    ("17 agst 1990", [("date", "1990-08-17", "17 agst 1990")]),
+    ("5 mrt 1970", [("date", "1970-03-05", "5 mrt 1970")]),
+    ("17 8 90", []),  # too easily something else; the birth-date question reads it itself
+    ("0812 3456 7890", [("phone", "+6281234567890", "0812 3456 7890")]),
 ]
 
 AMOUNT_CASES: list[tuple[str, Expected]] = [

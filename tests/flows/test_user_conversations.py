@@ -1,0 +1,129 @@
+"""Bugs found by talking to the bot as informal workers do (the golden files `daftar_*_pengguna_*` and the
+like), pinned at the engine's unit level: each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows import validators
+from tests.flows.fakes import Chat
+from tests.flows.test_registration import (
+    BORN,
+    NIK,
+    fill_all,
+    fill_all_until_income,
+    fill_all_until_income_with,
+    to_nik_step,
+)
+
+
+def test_a_short_name_the_model_reads_as_cancel_is_the_name(chat: Chat) -> None:
+    """ "darto" to "Siapa nama lengkap Anda?" parsed as cancel (0.25): the form asked whether to cancel."""
+    chat.say("mau daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say("darto", "cancel", 0.25)
+    assert "NIK" in chat.text and "batal" not in chat.text.lower()
+    assert chat.state["data"]["full_name"] == "Darto" and chat.state.get("pending") is None
+
+
+def test_a_real_cancel_at_the_name_question_still_cancels_or_asks(chat: Chat) -> None:
+    chat.say("mau daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say("berhenti dulu", "cancel", 0.55)  # no name: the guessed cancel is asked about
+    assert chat.state.get("pending") == "cancel"
+
+
+@pytest.mark.parametrize(
+    ("package", "entities", "period", "expected"),
+    [
+        ("yg murah aja", [], "3bln", "Program: JKK + JKM\n"),  # slang around the phrase "yang murah"
+        ("yg 53rb", [("amount", 53_000)], "setaun", "Program: JKK + JKM + JHT\n"),  # the price, rounded
+    ],
+)
+def test_package_and_period_as_people_type_them(
+    chat: Chat, package: str, entities: list[tuple[str, object]], period: str, expected: str
+) -> None:
+    fill_all_until_income(chat)
+    chat.say("2 juta", entities=[("amount", 2_000_000)])
+    chat.say(package, entities=entities)
+    assert "berapa bulan" in chat.text
+    chat.say(period)
+    assert expected in chat.text and "Sudah benar?" in chat.text
+
+
+def test_a_change_with_a_spaced_phone_number_at_the_summary(chat: Chat) -> None:
+    """ "ganti no hp jd 0811 2222 4444" counted the digit groups as words (7 > 6): no change was seen."""
+    fill_all(chat)
+    chat.say("ganti no hp jd 0811 2222 4444", entities=[("phone", "+6281122224444")])
+    assert "Nomor HP: 0811-2222-4444" in chat.text and "Sudah benar?" in chat.text
+
+
+def test_ya_daftarkan_sent_again_after_the_receipt_is_no_new_registration(chat: Chat) -> None:
+    fill_all(chat)
+    chat.say("ya daftarkan", "register")
+    assert "Pendaftaran terkirim" in chat.text
+    chat.say("ya daftarkan", "register")
+    assert "sudah kami terima" in chat.text and chat.state.get("flow") is None
+    assert "registration.started" not in chat.event_types()
+
+
+def test_the_receipt_buttons_still_work_by_number_after_confirming_with_a_number(chat: Chat) -> None:
+    fill_all(chat)
+    chat.say("1")  # Ya, daftarkan
+    chat.say("1")  # Ingatkan saya tiap bulan
+    assert "opt_in" in chat.event_types()
+
+
+def test_the_job_told_to_the_calculator_is_not_asked_again(chat: Chat) -> None:
+    chat.say("sy ojek pangkalan iuran brp", "ask_contribution", entities=[("occupation", "ojek pangkalan")])
+    chat.say("2 juta", entities=[("amount", 2_000_000)])
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say("Joko Susilo")
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("0812-3456-7890", entities=[("phone", "+6281234567890")])
+    chat.say("Depok")
+    assert "penghasilan" in chat.text and "pekerjaan" not in chat.text.lower()
+    assert chat.state["data"]["occupations"] == ["ojek pangkalan"]
+
+
+def test_a_job_word_told_earlier_narrows_the_occupation_question(chat: Chat) -> None:
+    chat.say(
+        "sy jualan sayur di pasar, iuran brp klo 1,5 juta",
+        "ask_contribution",
+        entities=[("amount", 1_500_000)],
+    )
+    chat.say("daftar", "register")
+    assert chat.state["data"].get("job_family") == "pedagang"
+
+
+def test_an_answer_to_a_later_question_is_kept_and_the_question_asked_again(chat: Chat) -> None:
+    fill_all_until_income_with(chat, None)  # at the occupation question
+    chat.say("2 jt", entities=[("amount", 2_000_000)])
+    assert "saya catat" in chat.text and "pekerjaan" in chat.text and "belum saya tangkap" not in chat.text
+    chat.say("ojol", entities=[("occupation", "ojol")])
+    assert "Rp13.400" in chat.text  # straight to the packages: the income was kept
+
+
+def test_lanjut_while_the_form_waits_repeats_the_question_without_an_error(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("lanjut", "affirm")
+    assert chat.text.startswith("Berapa NIK") and "belum saya tangkap" not in chat.text
+
+
+def test_birth_date_with_spaces_and_a_two_digit_year(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 6 90")
+    assert "Nomor HP" in chat.text and chat.state["data"]["birth_date"] == "1990-06-05"
+
+
+def test_compact_date_forms() -> None:
+    from datetime import date
+
+    today = date(2026, 11, 21)
+    assert validators.compact_date("17 8 90", today) == "1990-08-17"
+    assert validators.compact_date("1 1 05", today) == "2005-01-01"
+    assert validators.compact_date("31 2 90", today) is None
+    assert validators.compact_date("1 2 3", today) is None
