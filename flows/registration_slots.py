@@ -170,16 +170,20 @@ def _income(t: Turn, msg: Msg) -> Extracted:
 def _package(t: Turn, msg: Msg) -> Extracted:
     if msg.choice in PACKAGES:
         return msg.choice
+    # "jht itu apa?", "kalau tanpa jht brp?" name a program but choose nothing: the engine answers them
+    asking = t.question_like()
     words = set(msg.norm.split()) | set(msg.plain.split())
     programs = {str(p) for p in msg.values("program")} | (words & {"jkk", "jkm", "jht"})
     if words & t.content.words("vocab.without") and "jht" in programs:
-        return "jkk_jkm"
+        return None if asking else "jkk_jkm"
     for package, phrases in t.content.data("vocab.packages").items():
         if any(re.search(rf"\b{re.escape(str(p))}\b", f"{msg.norm} / {msg.plain}") for p in phrases):
             return str(package)
     priced = _priced_package(t, msg)
     if priced is not None:
         return priced
+    if asking:
+        return None
     if "jht" in programs:
         return "jkk_jkm_jht"
     if programs:

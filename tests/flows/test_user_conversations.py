@@ -127,3 +127,18 @@ def test_compact_date_forms() -> None:
     assert validators.compact_date("1 1 05", today) == "2005-01-01"
     assert validators.compact_date("31 2 90", today) is None
     assert validators.compact_date("1 2 3", today) is None
+
+
+@pytest.mark.parametrize("question", ["jht itu apa", "kalau tanpa jht brp?"])
+def test_a_question_about_a_program_at_the_package_question_chooses_nothing(
+    chat: Chat, question: str
+) -> None:
+    """ "jht itu apa" to "Pilih program" chose the package with JHT (and did so as the answer to "Lanjut
+    pendaftaran?" too)."""
+    fill_all_until_income(chat)
+    chat.say("2 juta", entities=[("amount", 2_000_000)])
+    chat.say(question, "ask_jht", entities=[("program", "jht")])
+    assert "package" not in chat.state.get("data", {}) and "package" not in str(chat.state.get("parked"))
+    assert "Lanjut pendaftaran?" in chat.text
+    chat.say(question, "ask_jht", entities=[("program", "jht")])  # as the answer to "Lanjut pendaftaran?"
+    assert "package" not in str(chat.state.get("parked")) and "package" not in chat.state.get("data", {})
