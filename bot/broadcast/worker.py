@@ -170,4 +170,12 @@ def make_worker(settings: Settings, config: BroadcastConfig, *, burst: bool = Fa
 
 
 def run_worker(settings: Settings, config: BroadcastConfig, *, burst: bool = False) -> None:
+    """Run a worker in this process, on uvloop where it is installed (uvicorn[standard] brings it along):
+    10–15 % less CPU per message sent than asyncio's own loop (docs/broadcast.md, "Measured")."""
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop is not installed; the broadcast worker runs on asyncio's own event loop")
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     make_worker(settings, config, burst=burst).run()
