@@ -27,6 +27,8 @@ TEXTS = (
 DATA = ("vocab.job_families", "occupations.occupations")
 PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
+# What a follow-up naming another job is read as ("klo pedagang?" reads as a requirements question).
+FOLLOW_UPS = frozenset({"ask_contribution", "ask_eligibility", "ask_requirements", "affirm", "out_of_scope"})
 
 
 def _income(value: Any) -> int | None:
@@ -49,7 +51,10 @@ def start(t: Turn) -> None:
 
 
 def on_message(t: Turn) -> bool:
-    """The income answer; False when the message is something else (the engine handles it)."""
+    """The income answer, or a follow-up to the figures just shown; False when the message is something
+    else (the engine handles it)."""
+    if t.step == "answered":
+        return _follow_up(t)
     msg = t.msg
     amount: Any = msg.value("amount")
     guess = t.data.get("guess")
@@ -72,6 +77,18 @@ def on_message(t: Turn) -> bool:
     return True
 
 
+def _follow_up(t: Turn) -> bool:
+    """ "klo pedagang?", "klo sy petani brp" right after the figures: the same income for that job."""
+    msg = t.msg
+    if msg.payload is not None or msg.value("amount") is not None or msg.intent not in FOLLOW_UPS:
+        return False
+    named = [o for o in msg.values("occupation") if str(o) in t.table.sectors] or job_family(t, msg)
+    if not named:
+        return False
+    answer(t, int(t.data["income"]))
+    return True
+
+
 def answer(t: Turn, income: int) -> None:
     if income < 1000:
         # "2" is most likely "2 juta": ask, with the guess one tap (or one "ya") away.
@@ -81,6 +98,8 @@ def answer(t: Turn, income: int) -> None:
         t.say("calculator.income_unit", (button,), guess=t.rp(guess))
         return
     t.end()
+    if t.parked is None:  # else the form's "Lanjut pendaftaran?" comes next, not a follow-up
+        t.begin(NAME, "answered", {"income": income})
     base = max(income, t.table.minimum_base)
     occupations, sector, job = _whose(t)
     values: dict[str, Any] = {

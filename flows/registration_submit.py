@@ -107,7 +107,10 @@ def edit_request(t: Turn) -> str | None:
     lettered = [w for w in t.msg.norm.split() if not w.isdigit()]  # "ganti no hp jd 0811 2222 4444"
     if not words & t.content.words("vocab.edit_verbs") or len(lettered) > 6:
         return None
-    padded = f" {t.msg.norm} "
+    # "namanya", "nik nya": the field word with its suffix
+    padded = (
+        " " + " ".join(w[:-3] if w.endswith("nya") and len(w) > 4 else w for w in t.msg.norm.split()) + " "
+    )
     for field, phrases in t.content.data("vocab.edit_fields").items():
         if any(f" {p} " in padded for p in phrases):
             return str(field)

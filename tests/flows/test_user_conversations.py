@@ -142,3 +142,21 @@ def test_a_question_about_a_program_at_the_package_question_chooses_nothing(
     assert "Lanjut pendaftaran?" in chat.text
     chat.say(question, "ask_jht", entities=[("program", "jht")])  # as the answer to "Lanjut pendaftaran?"
     assert "package" not in str(chat.state.get("parked")) and "package" not in chat.state.get("data", {})
+
+
+def test_a_follow_up_naming_another_job_reuses_the_income(chat: Chat) -> None:
+    """ "klo pedagang?" right after the figures for an ojol got the requirements text."""
+    chat.say(
+        "iuran ojol klo 2jt brp", "ask_contribution", entities=[("amount", 2_000_000), ("occupation", "ojol")]
+    )
+    chat.say("klo petani?", "ask_requirements", 0.48, entities=[("occupation", "petani")])
+    assert "Iuran untuk penghasilan Rp2.000.000" in chat.text and "Pekerjaan: Petani" in chat.text
+    chat.say("daftar", "register")  # anything else leaves the calculator
+    assert "izin" in chat.text and chat.state["flow"] == "registration"
+
+
+def test_a_calculator_answer_mid_form_still_offers_to_resume(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("iurannya brp sih?", "ask_contribution")
+    chat.say("2jt", entities=[("amount", 2_000_000)])
+    assert "Lanjut pendaftaran?" in chat.text
