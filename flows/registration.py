@@ -40,7 +40,15 @@ TEXTS = (
     *(
         f"registration.{r}"
         for r in (
-            *("name_invalid", "nik_length", "nik_province", "nik_date", "nik_invalid", "date_invalid"),
+            *(
+                "name_invalid",
+                "name_title",
+                "nik_length",
+                "nik_province",
+                "nik_date",
+                "nik_invalid",
+                "date_invalid",
+            ),
             "nik_letters",
             "income_range",
             "date_women",
@@ -53,6 +61,7 @@ TEXTS = (
 DATA = (
     "vocab.name_prefixes",
     "vocab.not_name",
+    "vocab.name_titles",
     "vocab.city_prefixes",
     "vocab.without",
     "vocab.packages",

@@ -84,7 +84,9 @@ def offered_occupations(t: Turn) -> list[dict[str, str]]:
 # ---- extractors ------------------------------------------------------------------------------------------
 def _full_name(t: Turn, msg: Msg) -> Extracted:
     words = t.content.words
-    return validators.full_name(msg.text, words("vocab.name_prefixes"), words("vocab.not_name"))
+    return validators.full_name(
+        msg.text, words("vocab.name_prefixes"), words("vocab.not_name"), words("vocab.name_titles")
+    )
 
 
 def _nik(t: Turn, msg: Msg) -> Extracted:

@@ -11,6 +11,7 @@ from datetime import date
 
 from flows import intents, validators
 from flows.masking import mask_kpj, mask_name
+from flows.replies import Reply
 from flows.turn import Turn
 from nlu.entities.kpj import parse_kpj
 from nlu.entities.nik import NikProblem, parse_nik
@@ -20,12 +21,14 @@ from storage.membership.base import MemberRecord, MembershipError
 NAME = "status"
 FAIL_LIMIT = 5
 CHAT_WINDOW, ID_WINDOW = 3600, 86_400  # seconds
+UNCLEAR = frozenset({"out_of_scope", "affirm", "deny"})  # "sebentar ya", "gak tau": no answer yet
 TEXTS = (
     "status.ask_id",
     "status.ask_birth_date",
     "status.id_invalid",
     "status.nik_invalid",
     "status.date_invalid",
+    "status.not_understood",
     "status.mismatch",
     "status.locked",
     "status.down",
@@ -75,7 +78,7 @@ def on_message(t: Turn) -> bool:
             if re.search(r"\d", msg.text) and not msg.is_intent(*intents.INTERRUPTING):
                 t.say("status.id_invalid")
                 return True
-            return False
+            return _again(t)
         if found == "invalid":
             return True
         _take_date(t)
@@ -83,8 +86,19 @@ def on_message(t: Turn) -> bool:
         if re.search(r"\d", msg.text) and not msg.is_intent(*intents.INTERRUPTING):
             t.say("status.date_invalid")
             return True
-        return False
+        return _again(t)
     _advance(t)
+    return True
+
+
+def _again(t: Turn) -> bool:
+    """A message that is no answer: an unclear one ("kapan ya sy lahir", "bentar sy cari ktp") gets the
+    question again instead of losing the check; anything the NLU is sure of goes to the engine."""
+    msg = t.msg
+    if msg.confident and msg.intent not in UNCLEAR:
+        return False
+    question = t.text("status.ask_id" if t.step == "id" else "status.ask_birth_date")
+    t.add(Reply(f"{t.text('status.not_understood')}\n\n{question}"))
     return True
 
 

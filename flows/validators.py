@@ -38,9 +38,12 @@ class Invalid:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-def full_name(text: str, prefixes: frozenset[str], not_name_words: frozenset[str]) -> str | Invalid:
+def full_name(
+    text: str, prefixes: frozenset[str], not_name_words: frozenset[str], titles: frozenset[str] = frozenset()
+) -> str | Invalid:
     """A legal name as typed (letters, spaces, . ' -), 2-7 words or one word of 3+ letters. "nama saya X"
-    style prefixes are dropped; a text with words that never occur in names ("mau", "berapa") is refused."""
+    style prefixes are dropped; a text with words that never occur in names ("mau", "berapa") is refused,
+    one that starts with a form of address ("Pak Karto") with its own reason."""
     name = " ".join(unicodedata.normalize("NFC", text).split()).strip(" ,.")
     longest_first = sorted(prefixes, key=len, reverse=True)
     for _ in range(3):  # "nama lengkap sy Siti": "nama lengkap", then "sy"
@@ -52,6 +55,8 @@ def full_name(text: str, prefixes: frozenset[str], not_name_words: frozenset[str
     words = name.split()
     if not words or len(words) > 7 or len(name) > 60 or not _NAME_CHARS.match(name) or _numeric(name):
         return Invalid("name_invalid")
+    if words[0].lower().strip(".") in titles:
+        return Invalid("name_title")
     if sum(ch.isalpha() for ch in name) < 3 or any(w.lower().strip(".") in not_name_words for w in words):
         return Invalid("name_invalid")
     if name.islower() or name.isupper():

@@ -160,3 +160,24 @@ def test_a_calculator_answer_mid_form_still_offers_to_resume(chat: Chat) -> None
     chat.say("iurannya brp sih?", "ask_contribution")
     chat.say("2jt", entities=[("amount", 2_000_000)])
     assert "Lanjut pendaftaran?" in chat.text
+
+
+def test_an_unclear_message_during_a_status_check_asks_again(chat: Chat) -> None:
+    """ "kapan ya sy lahir" at the birth-date question ended the check; the date sent next was not understood."""
+    chat.say("cek status", "check_status")
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("kapan ya sy lahir", "check_status", 0.39, low=True)
+    assert (
+        "belum saya tangkap" in chat.text and "Tanggal lahir" in chat.text and chat.state["flow"] == "status"
+    )
+    chat.say("5 juni 1990", entities=[BORN])
+    assert chat.state.get("flow") is None and "status.checked" in chat.event_types()
+
+
+def test_a_name_with_a_form_of_address_says_why() -> None:
+    assert validators.full_name(
+        "Pak Karto", frozenset(), frozenset(), frozenset({"pak"})
+    ) == validators.Invalid("name_title")
+    assert (
+        validators.full_name("Karto Wiyono", frozenset(), frozenset(), frozenset({"pak"})) == "Karto Wiyono"
+    )
