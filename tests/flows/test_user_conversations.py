@@ -163,7 +163,7 @@ def test_a_calculator_answer_mid_form_still_offers_to_resume(chat: Chat) -> None
 
 
 def test_an_unclear_message_during_a_status_check_asks_again(chat: Chat) -> None:
-    """ "kapan ya sy lahir" at the birth-date question ended the check; the date sent next was not understood."""
+    """ "kapan ya sy lahir" at the birth-date question ended the check; the date sent next was lost."""
     chat.say("cek status", "check_status")
     chat.say(NIK, entities=[("nik", NIK)])
     chat.say("kapan ya sy lahir", "check_status", 0.39, low=True)
