@@ -89,14 +89,17 @@ class BulkWhatsAppSender(WhatsAppSender):
 
 def form(params: dict[str, Any]) -> bytes:
     """The urlencoded form for the SDK's `messages.create(**params)` (a list becomes repeated fields), as
-    `urlencode` makes it."""
+    `urlencode` makes it; what every recipient shares is quoted once."""
     return "&".join(
-        f"{FIELDS[key]}={_quoted(str(item))}"
+        f"{FIELDS[key]}={(_quoted if key in SHARED else quote_plus)(str(item))}"
         for key, value in params.items()
         for item in (value if isinstance(value, list) else [value])
     ).encode()
 
 
-@lru_cache(maxsize=512)  # the sender, the callback URL, a campaign's text for everyone without a name
+SHARED = {"from_", "status_callback", "content_sid", "media_url"}  # the same for every recipient
+
+
+@lru_cache(maxsize=64)  # never a recipient's number, name or text
 def _quoted(value: str) -> str:
     return quote_plus(value)
