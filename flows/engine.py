@@ -36,6 +36,7 @@ from flows import (
     registration,
     registration_pause,
     registration_submit,
+    registration_volunteered,
     status,
     subscription,
 )
@@ -62,6 +63,7 @@ MODULES: tuple[ModuleType, ...] = (
     registration,
     registration_pause,
     registration_submit,
+    registration_volunteered,
     status,
     subscription,
 )

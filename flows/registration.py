@@ -15,13 +15,15 @@ import hashlib
 from datetime import date
 
 from flows import intents, registration_submit, validators
-from flows.registration_slots import BY_NAME, SLOTS, harvest, occupation_list
+from flows.registration_slots import BY_NAME, SLOTS, occupation_list
+from flows.registration_volunteered import early_values, harvest, harvested, name_before_values, recall
 from flows.replies import Reply
 from flows.turn import Turn
 from flows.validators import Invalid
 from storage.membership.base import MembershipError
 
 NAME = "registration"
+IDENTITY = frozenset({"nik", "birth_date", "phone"})
 TERMINAL = {"too_old": "age_limit", "too_young": "under_age"}
 TEXTS = (
     "consent.ask",
@@ -103,17 +105,6 @@ def start(t: Turn) -> None:
     ask(t)
 
 
-def recall(t: Turn) -> None:
-    """The job the user told earlier in the chat ("sy ojol, iuran brp?") is not asked again (the summary
-    shows it, and "ubah pekerjaan" changes it); a job word narrows the occupation question."""
-    known, d = t.known, t.data
-    if "occupations" not in d and "job_family" not in d:
-        if known.get("occupations"):
-            d["occupations"] = list(known["occupations"])
-        elif known.get("job_family"):
-            d["job_family"] = known["job_family"]
-
-
 def on_message(t: Turn) -> bool:
     """Handle a message while the form waits; False when it is a question for the engine to answer."""
     msg, step = t.msg, t.step
@@ -145,21 +136,28 @@ def on_message(t: Turn) -> bool:
         return _on_edit(t)
     slot = BY_NAME[str(step)]
     value = slot.extract(t, msg)  # the answer first: "3201..." may also read as intent register
-    if value is None and msg.is_intent("register"):
+    # Identity answers to later questions in the same message make it form input, not a question (an
+    # amount does not: "kalau gaji 3 juta iurannya brp?" is a question).
+    early = not t.question_like() and bool(early_values(t) & IDENTITY)
+    if early and slot.name == "full_name" and isinstance(value, Invalid):
+        value = name_before_values(t)  # "nama sy Budi Santoso nik 3201... lahir 17-08-1990"
+    if value is None and not early and msg.is_intent("register"):
         ask(t, t.text("registration.in_progress"))
         return True
-    asking = msg.is_intent(*intents.INTERRUPTING)
+    asking = msg.is_intent(*intents.INTERRUPTING) and not early
     if asking and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like()))):
         return False
     if (value is None or isinstance(value, Invalid)) and msg.norm == t.data.get("echo"):
         # The previous answer sent twice (a bad connection, an impatient thumb): no error for it, the
         # current question again is enough.
         ask(t)
-    elif value is None and _harvested(t):
+    elif value is None and harvested(t):
         ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
     elif value is None:
         ask(t, t.text("registration.not_understood"))
     elif isinstance(value, Invalid):
+        if early:
+            harvest(t, msg)  # the current answer is wrong, the others are kept
         _invalid(t, value)
     else:
         remark = accept(t, slot.name, value)
@@ -176,13 +174,6 @@ def answers_question(t: Turn) -> bool:
         return False
     value = slot.extract(t, t.msg)
     return value is not None and not isinstance(value, Invalid)
-
-
-def _harvested(t: Turn) -> bool:
-    """Fill later slots from a message that does not answer the current one; True when one was filled."""
-    before = set(t.data)
-    harvest(t, t.msg)
-    return bool(set(t.data) - before)
 
 
 def _consent(t: Turn) -> bool:

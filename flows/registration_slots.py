@@ -253,33 +253,6 @@ def _period_buttons(t: Turn) -> tuple[Button, ...]:
     return tuple(t.button("registration.period_button", choose(str(m)), months=m) for m in validators.PERIODS)
 
 
-def harvest(t: Turn, msg: Msg) -> None:
-    """Fill empty slots from the message's entities, silently keeping only valid values."""
-    d, today = t.data, t.today
-    candidates: dict[str, object] = {}
-    if msg.value("nik"):
-        candidates["nik"] = validators.nik("", str(msg.value("nik")), today)
-    if msg.value("phone"):
-        candidates["phone"] = validators.phone("", str(msg.value("phone")))
-    if msg.values("occupation"):
-        known = {o["value"] for o in t.content.data("occupations.occupations")}
-        candidates["occupations"] = validators.occupations([str(v) for v in msg.values("occupation")], known)
-    if len({str(a) for a in msg.values("amount")}) == 1:
-        candidates["income"] = validators.income(msg.value("amount"), t.table.minimum_base)
-    for name, value in candidates.items():
-        if name not in d and not isinstance(value, Invalid):
-            stored = getattr(value, "nik", value)
-            d[name] = list(stored) if isinstance(stored, tuple) else stored
-    if "occupations" not in d and not msg.values("occupation") and "job_family" not in d:
-        family = job_family(t, msg)  # "sy pedagang mau daftar": only the kinds of pedagang are offered
-        if family:
-            d["job_family"] = family
-    if msg.value("date") and "birth_date" not in d:
-        born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
-        if not isinstance(born, Invalid):
-            d["birth_date"] = born.isoformat()
-
-
 SLOTS: tuple[Slot, ...] = (
     Slot("full_name", _full_name, free_text=True),
     Slot("nik", _nik),

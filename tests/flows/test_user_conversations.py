@@ -181,3 +181,23 @@ def test_a_name_with_a_form_of_address_says_why() -> None:
     assert (
         validators.full_name("Karto Wiyono", frozenset(), frozenset(), frozenset({"pak"})) == "Karto Wiyono"
     )
+
+
+def test_name_nik_and_birth_date_in_one_answer(chat: Chat) -> None:
+    """They started a status check ("Data tidak cocok") and parked the form."""
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say(f"nama sy Budi Santoso nik {NIK} lahir 5-6-1990", "check_status", entities=[("nik", NIK), BORN])
+    assert chat.text.startswith("Nomor HP") and chat.state["flow"] == "registration"
+    data = chat.state["data"]
+    assert (data["full_name"], data["nik"], data["birth_date"]) == ("Budi Santoso", NIK, "1990-06-05")
+    assert "status.checked" not in chat.event_types()
+
+
+def test_a_wrong_name_with_other_answers_keeps_the_other_answers(chat: Chat) -> None:
+    chat.say("daftar", "register")
+    chat.say("ya", "affirm")
+    chat.say(f"Pak Budi, nik {NIK}", "check_status", entities=[("nik", NIK)])
+    assert "tanpa sapaan" in chat.text and chat.state["data"]["nik"] == NIK
+    chat.say("Budi Santoso")
+    assert chat.text.startswith("Tanggal lahir")
