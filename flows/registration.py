@@ -16,7 +16,14 @@ from datetime import date
 
 from flows import intents, registration_submit, validators
 from flows.registration_slots import BY_NAME, SLOTS, occupation_list
-from flows.registration_volunteered import early_values, harvest, harvested, name_before_values, recall
+from flows.registration_volunteered import (
+    early_values,
+    harvest,
+    harvested,
+    name_before_values,
+    recall,
+    restates,
+)
 from flows.replies import Reply
 from flows.turn import Turn
 from flows.validators import Invalid
@@ -151,6 +158,8 @@ def on_message(t: Turn) -> bool:
         # The previous answer sent twice (a bad connection, an impatient thumb): no error for it, the
         # current question again is enough.
         ask(t)
+    elif value is None and restates(t):
+        ask(t)  # an answer it already has: the question again is enough
     elif value is None and harvested(t):
         ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
     elif value is None:

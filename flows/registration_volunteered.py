@@ -51,6 +51,13 @@ def early_values(t: Turn) -> set[str]:
     return set(draft) - set(t.data) - {t.step, "job_family"}
 
 
+def restates(t: Turn) -> bool:
+    """True when the message repeats an answer the form already has ("sopir" after "sy sopir mau daftar")."""
+    found: dict[str, Any] = {}
+    harvest(t, t.msg, into=found)
+    return any(t.data.get(name) == value for name, value in found.items())
+
+
 def harvested(t: Turn) -> bool:
     """Fill later slots from a message that does not answer the current one; True when one was filled."""
     before = set(t.data)

@@ -201,3 +201,9 @@ def test_a_wrong_name_with_other_answers_keeps_the_other_answers(chat: Chat) -> 
     assert "tanpa sapaan" in chat.text and chat.state["data"]["nik"] == NIK
     chat.say("Budi Santoso")
     assert chat.text.startswith("Tanggal lahir")
+
+
+def test_an_answer_the_form_already_has_repeats_the_question_without_an_error(chat: Chat) -> None:
+    fill_all_until_income(chat)  # ojol given at the occupation question
+    chat.say("sy kan ojol", entities=[("occupation", "ojol")])
+    assert chat.text.startswith("Berapa rata-rata penghasilan") and "belum saya tangkap" not in chat.text
