@@ -40,8 +40,10 @@ def handle(t: Turn, flows: Mapping[str, ModuleType]) -> bool | None:
     kind = kind or next((k for k, intent in ESCAPES.items() if msg.is_intent(intent)), None)
     if kind is None:
         return None
-    if guessed and in_form and msg.confidence < SURE_CANCEL and registration.answers_question(t):
-        return None  # "darto" to "Siapa nama lengkap Anda?" is a name, whatever the model guesses
+    if guessed and in_form and msg.confidence < SURE_CANCEL and registration.answers_or_repeats(t):
+        # "darto" to "Siapa nama lengkap Anda?" is a name, whatever the model guesses; the previous answer
+        # sent twice is no cancel either
+        return None
     if kind == "cancel" and guessed and in_form and msg.confidence < SURE_CANCEL:
         # Throwing a draft away on a guess ("yg tadi itu" reads as cancel at 0.65): ask first.
         registration_pause.confirm_cancel(t)

@@ -39,6 +39,8 @@ TEXTS = (
     "registration.consent_thanks",
     "registration.not_understood",
     "registration.noted_early",
+    "registration.waiting",
+    "registration.thanked",
     "registration.in_progress",
     "registration.resume_returning",
     "registration.ask_phone_own",
@@ -80,6 +82,7 @@ DATA = (
     "vocab.job_families",
     "vocab.confirm",
     "vocab.resume",
+    "vocab.wait",
     "occupations.occupations",
 )
 BUTTONS = ("consent", "resume_returning", "menu", "fix_nik", "minimum_income")
@@ -152,12 +155,21 @@ def on_message(t: Turn) -> bool:
         ask(t, t.text("registration.in_progress"))
         return True
     asking = msg.is_intent(*intents.INTERRUPTING) and not early
-    if asking and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like()))):
+    repeated = (value is None or isinstance(value, Invalid)) and msg.norm == t.data.get("echo")
+    if (
+        asking
+        and not repeated
+        and (value is None or (slot.free_text and (isinstance(value, Invalid) or t.question_like())))
+    ):
         return False
-    if (value is None or isinstance(value, Invalid)) and msg.norm == t.data.get("echo"):
+    if repeated:
         # The previous answer sent twice (a bad connection, an impatient thumb): no error for it, the
         # current question again is enough.
         ask(t)
+    elif value is None and set(msg.norm.split()) & t.content.words("vocab.wait"):
+        ask(t, t.text("registration.waiting"))  # "bentar ya ambil ktp dulu"
+    elif value is None and msg.is_intent("thanks"):
+        ask(t, t.text("registration.thanked"))
     elif value is None and restates(t):
         ask(t)  # an answer it already has: the question again is enough
     elif value is None and harvested(t):
@@ -176,9 +188,12 @@ def on_message(t: Turn) -> bool:
     return True
 
 
-def answers_question(t: Turn) -> bool:
-    """True when the message is a valid answer to the slot the form is asking for."""
+def answers_or_repeats(t: Turn) -> bool:
+    """True when the message is a valid answer to the slot the form is asking for, or the previous answer
+    sent again."""
     slot = BY_NAME.get(str(t.step))
+    if t.msg.norm == t.data.get("echo"):
+        return True
     if slot is None:
         return False
     value = slot.extract(t, t.msg)

@@ -207,3 +207,27 @@ def test_an_answer_the_form_already_has_repeats_the_question_without_an_error(ch
     fill_all_until_income(chat)  # ojol given at the occupation question
     chat.say("sy kan ojol", entities=[("occupation", "ojol")])
     assert chat.text.startswith("Berapa rata-rata penghasilan") and "belum saya tangkap" not in chat.text
+
+
+def test_a_name_sent_twice_is_no_cancel(chat: Chat) -> None:
+    """The second "Dedi Mulyadi" (at the NIK question) read as cancel 0.4: "Mau membatalkan pendaftaran?"."""
+    to_nik_step(chat)  # name "budi santoso"
+    chat.say("budi santoso", "cancel", 0.4)
+    assert chat.text.startswith("Berapa NIK") and chat.state.get("pending") is None
+
+
+def test_a_phone_number_sent_twice_at_the_city_question_is_no_handoff(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("5 juni 1990", entities=[BORN])
+    chat.say("081211112222", entities=[("phone", "+6281211112222")])
+    chat.say("081211112222", "human_handoff", 0.6, entities=[("phone", "+6281211112222")])
+    assert chat.text.startswith("Anda tinggal di") and "175" not in chat.text
+
+
+def test_wait_and_thanks_mid_form(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say("wkwk bentar ya ambil ktp dulu")
+    assert chat.text.startswith("Siap, saya tunggu ya.") and "Berapa NIK" in chat.text
+    chat.say("makasih", "thanks")
+    assert chat.text.startswith("Sama-sama") and "Berapa NIK" in chat.text
