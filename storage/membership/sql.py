@@ -21,6 +21,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -220,6 +222,7 @@ class SqlMembershipBackend:
         self, session: Session, app: BpuApplication, nik: str, key: str, today: date
     ) -> Registration:
         vault = self.db.vault
+        kpj = _new_kpj()
         registration = Registration(
             idempotency_key=key,
             state="awaiting_payment",
@@ -243,41 +246,45 @@ class SqlMembershipBackend:
             due_date=first_due_date(today),
             consent_ref=app.consent_id,
             channel=app.channel,
+            kpj_enc=vault.encrypt_text("kpj", kpj),
         )
         session.add(registration)
         session.flush()  # the unique key is checked here: a concurrent twin fails now, not at commit
         registration.registration_number = f"BPU-{today.year}-{registration.id:06d}"
-        kpj = self._insert_member(session, app, nik, registration)
-        registration.kpj_enc = vault.encrypt_text("kpj", kpj)
-        session.flush()
+        self._insert_member(session, app, nik, registration, kpj)  # flushes the number with it
         return registration
 
     def _insert_member(
-        self, session: Session, app: BpuApplication, nik: str, registration: Registration
-    ) -> str:
+        self, session: Session, app: BpuApplication, nik: str, registration: Registration, kpj: str
+    ) -> None:
+        """The member row of a new registration, under `kpj` or, should that number be taken, another
+        (the registration's copy of the KPJ follows). One INSERT … ON CONFLICT DO NOTHING per attempt: no
+        savepoint round trips for a collision that almost never happens (1 in 9·10^10 per member)."""
         vault = self.db.vault
-        for _ in range(_KPJ_ATTEMPTS):
-            kpj = str(secrets.randbelow(9 * 10**10) + 10**10)  # 11 digits, no leading zero
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        for attempt in range(_KPJ_ATTEMPTS):
+            if attempt:
+                kpj = _new_kpj()
+                registration.kpj_enc = vault.encrypt_text("kpj", kpj)
             identity = MemberIdentity(
                 nik, kpj, app.full_name.strip(), app.birth_date, app.phone, app.address, app.monthly_income
             )
-            member = Member(
-                kpj_bidx=vault.blind_index("kpj", kpj),
-                nik_bidx=vault.blind_index("nik", nik),
-                identity_enc=seal_identity(vault, identity),
-                status="awaiting_payment",
-                programs=list(app.programs),
-                occupations=list(app.occupations),
-                next_due_date=registration.due_date,
-                registration_channel=app.channel,
-                registration_id=registration.id,
+            values = {
+                "kpj_bidx": vault.blind_index("kpj", kpj),
+                "nik_bidx": vault.blind_index("nik", nik),
+                "identity_enc": seal_identity(vault, identity),
+                "status": "awaiting_payment",
+                "programs": list(app.programs),
+                "occupations": list(app.occupations),
+                "next_due_date": registration.due_date,
+                "registration_channel": app.channel,
+                "registration_id": registration.id,
+            }
+            insert = (
+                dialect_insert(Member).values(**values).on_conflict_do_nothing(index_elements=["kpj_bidx"])
             )
-            try:
-                with session.begin_nested():  # a KPJ collision retries with another number
-                    session.add(member)
-                return kpj
-            except IntegrityError:
-                continue
+            if session.execute(insert.returning(Member.id)).first() is not None:
+                return
         raise RuntimeError("could not assign a free KPJ number")
 
     # -- status ----------------------------------------------------------------------------------------
@@ -331,6 +338,10 @@ class SqlMembershipBackend:
             created_at=row.created_at,
             replayed=replayed,
         )
+
+
+def _new_kpj() -> str:
+    return str(secrets.randbelow(9 * 10**10) + 10**10)  # 11 digits, no leading zero
 
 
 @contextmanager

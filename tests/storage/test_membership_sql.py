@@ -171,3 +171,22 @@ def test_database_down_is_backend_unavailable(tmp_path, vault) -> None:  # type:
         b.lookup(nik=SITI_NIK, birth_date=SITI_BIRTH)
     with pytest.raises(BackendUnavailable):
         b.register(application(), idempotency_key="k")
+
+
+def test_a_kpj_number_already_taken_is_replaced_by_a_free_one(
+    storage_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new member's random KPJ that another member holds (1 in 9·10^10) gets another number, and the
+    registration's own copy of the KPJ follows it."""
+    from storage.membership import sql
+
+    b = backend(storage_db)
+    first = b.register(application(), idempotency_key="first")
+    numbers = iter([first.kpj, "12345678901"])
+    monkeypatch.setattr(sql, "_new_kpj", lambda: next(numbers))
+    other = application(nik=nik_for(date(1991, 2, 3), serial=7), birth_date=date(1991, 2, 3))
+    receipt = b.register(other, idempotency_key="second")
+    assert receipt.kpj == "12345678901"
+    assert b.status(receipt.registration_number).kpj == "12345678901"  # type: ignore[union-attr]
+    assert b.lookup(kpj="12345678901", birth_date=date(1991, 2, 3)) is not None
+    assert count(storage_db, Member) == 2
