@@ -223,9 +223,11 @@ def main() -> None:
         wait_ready(base, proc)
         if args.warmup:
             asyncio.run(drive(base, min(args.senders, 10), 0, args.warmup))
+        psutil.cpu_percent()  # starts the machine-wide measurement
         cpu_before, client_before = cpu_seconds(proc), time.process_time()
         load, elapsed = asyncio.run(drive(base, args.senders, args.rate, args.seconds))
         server_cpu, client_cpu = cpu_seconds(proc) - cpu_before, time.process_time() - client_before
+        busy = psutil.cpu_percent()
         latencies = sorted(load.latencies)
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
@@ -239,6 +241,10 @@ def main() -> None:
             f"(the load generator: {client_cpu * 1000 / n:.2f})"
         )
         print(f"errors={len(load.errors)} {sorted(set(load.errors))[:5]}")
+        print(
+            f"machine_cpu_busy={busy:.0f}% of {psutil.cpu_count()} cores"
+            " (every process on the machine, this bench included)"
+        )
         print(f"load_average={os.getloadavg()[0]:.2f}")
     finally:
         if proc is not None:
