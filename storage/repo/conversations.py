@@ -7,6 +7,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,13 +82,39 @@ class ConversationIds:
             if found is not None:
                 self._ids.move_to_end(key)
                 return found
-        with self.db.transaction() as session:
-            found = conversation_id(session, self.db.vault, channel, chat_id)
+        found = self._find_or_create(channel, chat_id)
         with self._mutex:
             self._ids[key] = found
             while len(self._ids) > self.size:
                 self._ids.popitem(last=False)
         return found
+
+    def _find_or_create(self, channel: str, chat_id: str) -> int:
+        """`conversation_id` in at most three single statements, each its own transaction (autocommit):
+        find it (under every key of the ring), else insert it unless a concurrent first use just did
+        (ON CONFLICT DO NOTHING), else read the winner's row."""
+        vault, key = self.db.vault, conversation_key(channel, chat_id)
+        find = select(Conversation.id).where(
+            Conversation.conversation_bidx.in_(vault.blind_indexes("conversation", key))
+        )
+        dialect = self.db.dialect
+        new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation).values(
+            channel=channel,
+            chat_id_enc=vault.encrypt("chat_id", chat_id.encode()),
+            conversation_bidx=vault.blind_index("conversation", key),
+        )
+        options = {"isolation_level": "AUTOCOMMIT"} if dialect == "postgresql" else {}
+        with self.db.engine.connect().execution_options(**options) as conn:
+            found = conn.execute(find).scalar()
+            if found is None:
+                insert = new.on_conflict_do_nothing(index_elements=["conversation_bidx"]).returning(
+                    Conversation.id
+                )
+                found = conn.execute(insert).scalar()
+            if found is None:
+                found = conn.execute(find).scalar_one()
+            conn.commit()
+        return int(found)
 
     def forget(self, channel: str, chat_id: str) -> None:
         with self._mutex:

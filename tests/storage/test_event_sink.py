@@ -62,3 +62,27 @@ def test_after_erasing_through_the_sink_the_next_turn_starts_a_new_conversation(
     assert rows[-1][1] is not None
     with storage_db.session() as s:
         assert s.get(Conversation, rows[-1][1]) is not None
+
+
+def test_a_first_use_from_many_processes_at_once_makes_one_conversation(storage_db: Database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storage.repo.conversations import ConversationIds
+
+    caches = [ConversationIds(storage_db) for _ in range(8)]  # one per "process": nothing shared
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda c: c.id_of("telegram", "777"), caches))
+    assert len(set(ids)) == 1
+    assert _conversations(storage_db) == 1
+
+
+def test_a_conversation_indexed_under_a_retired_key_is_found_not_duplicated(storage_db: Database) -> None:
+    import secrets
+
+    from storage.crypto import Vault
+    from storage.repo.conversations import ConversationIds
+
+    old = ConversationIds(storage_db).id_of("whatsapp", "+6281234567890")
+    rotated = Database(storage_db.engine, Vault([secrets.token_bytes(32), *storage_db.vault._masters]))
+    assert ConversationIds(rotated).id_of("whatsapp", "+6281234567890") == old
+    assert _conversations(storage_db) == 1
