@@ -151,11 +151,15 @@ def on_message(t: Turn) -> bool:
     early = not t.question_like() and bool(early_values(t) & IDENTITY)
     if early and slot.name == "full_name" and isinstance(value, Invalid):
         value = name_before_values(t)  # "nama sy Budi Santoso nik 3201... lahir 17-08-1990"
-    if value is None and not early and msg.is_intent("register"):
+    asking = msg.is_intent(*intents.INTERRUPTING) and not early
+    # The previous answer sent twice, or an answer the form already has ("0815..." again at the city
+    # question): no question for the engine, and no error
+    repeated = (value is None or isinstance(value, Invalid)) and (
+        msg.norm == t.data.get("echo") or restates(t)
+    )
+    if value is None and not early and not repeated and msg.is_intent("register"):
         ask(t, t.text("registration.in_progress"))
         return True
-    asking = msg.is_intent(*intents.INTERRUPTING) and not early
-    repeated = (value is None or isinstance(value, Invalid)) and msg.norm == t.data.get("echo")
     if (
         asking
         and not repeated
@@ -170,8 +174,6 @@ def on_message(t: Turn) -> bool:
         ask(t, t.text("registration.waiting"))  # "bentar ya ambil ktp dulu"
     elif value is None and msg.is_intent("thanks"):
         ask(t, t.text("registration.thanked"))
-    elif value is None and restates(t):
-        ask(t)  # an answer it already has: the question again is enough
     elif value is None and harvested(t):
         ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
     elif value is None:

@@ -56,7 +56,7 @@ def job_family(t: Turn, msg: Msg) -> str | None:
     return str(named[0]) if len(named) == 1 else None
 
 
-def _kind_named(t: Turn, msg: Msg, family: str) -> str | None:
+def kind_named(t: Turn, msg: Msg, family: str) -> str | None:
     """The one kind of `family` whose title has a word of the message other than the family's own words
     ("dagang sayur keliling" -> "pedagang keliling"); None when no kind, or several, fit."""
     spec = t.content.data("vocab.job_families")[family]
@@ -89,27 +89,34 @@ def _full_name(t: Turn, msg: Msg) -> Extracted:
     )
 
 
+def _other_number(msg: Msg, *kinds: str) -> bool:
+    """True when the message is another kind of number ("0815 7777 8888" to the birth-date question): no
+    wrong answer to this question, but maybe an answer to a later one."""
+    return any(msg.value(kind) for kind in kinds)
+
+
 def _nik(t: Turn, msg: Msg) -> Extracted:
     result = validators.nik(msg.text, msg.value("nik"), t.today)
     if isinstance(result, Invalid):
-        return None if result.reason == "nik_missing" else result
+        if result.reason == "nik_missing" or (result.reason == "nik_length" and _other_number(msg, "phone")):
+            return None
+        return result
     return result.nik
 
 
 def _birth_date(t: Turn, msg: Msg) -> Extracted:
     value = msg.value("date") or validators.compact_date(msg.text, t.today)
     if value is None:
-        if not re.search(r"\d", msg.text):
+        if not re.search(r"\d", msg.text) or _other_number(msg, "phone", "nik"):
             return None
-        return _nik_style_day(t, msg.text) or Invalid("date_invalid")
+        return nik_style_day(str(t.data.get("nik") or ""), msg.text) or Invalid("date_invalid")
     result = validators.birth_date(str(value), t.data.get("nik"), t.today)
     return result if isinstance(result, Invalid) else result.isoformat()
 
 
-def _nik_style_day(t: Turn, text: str) -> Invalid | None:
+def nik_style_day(nik: str, text: str) -> Invalid | None:
     """A woman who copies the day from her NIK types 41-71 ("45-06-1990"): explain the +40 instead of a
     generic "type a full date"."""
-    nik = str(t.data.get("nik") or "")
     day = int(nik[6:8]) if len(nik) == 16 and nik[6:8].isdigit() else 0
     if day > 40 and re.search(rf"(?<!\d){day}(?!\d)", text):
         return Invalid("date_women", {"nik_day": day, "day": day - 40})
@@ -120,7 +127,7 @@ def _phone(t: Turn, msg: Msg) -> Extracted:
     if msg.choice == "own_phone" and t.ctx.phone:
         return validators.phone(t.ctx.phone, t.ctx.phone)
     entity = msg.value("phone")
-    if entity is None and not re.search(r"\d{3}", msg.text):
+    if entity is None and (not re.search(r"\d{3}", msg.text) or _other_number(msg, "nik", "date")):
         return None
     return validators.phone(msg.text, str(entity) if entity else None)
 
@@ -144,7 +151,7 @@ def _occupations(t: Turn, msg: Msg) -> Extracted:
         return Invalid("occupation_all")
     family = None if values else job_family(t, msg)
     if family is not None:
-        kind = _kind_named(t, msg, family)  # "dagang sayur keliling": the word "keliling" picks the kind
+        kind = kind_named(t, msg, family)  # "dagang sayur keliling": the word "keliling" picks the kind
         if kind is not None:
             values = [kind]
         elif family != t.data.get("job_family"):

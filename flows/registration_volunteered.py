@@ -9,11 +9,11 @@ from typing import Any
 
 from flows import validators
 from flows.message import Msg
-from flows.registration_slots import job_family
+from flows.registration_slots import job_family, kind_named
 from flows.turn import Turn
 from flows.validators import Invalid
 
-DATA = ("vocab.field_words",)
+DATA = ("vocab.field_words", "vocab.period_cues")
 
 
 def harvest(t: Turn, msg: Msg, into: dict[str, Any] | None = None) -> None:
@@ -36,12 +36,32 @@ def harvest(t: Turn, msg: Msg, into: dict[str, Any] | None = None) -> None:
             d[name] = list(stored) if isinstance(stored, tuple) else stored
     if "occupations" not in d and not msg.values("occupation") and "job_family" not in d:
         family = job_family(t, msg)  # "sy pedagang mau daftar": only the kinds of pedagang are offered
-        if family:
+        kind = kind_named(t, msg, family) if family else None  # "pedagang bakso keliling": that kind
+        if kind:
+            d["occupations"] = [kind]
+        elif family:
             d["job_family"] = family
+    _package_and_period(t, msg, d)
     if msg.value("date") and "birth_date" not in d:
         born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
         if not isinstance(born, Invalid):
             d["birth_date"] = born.isoformat()
+
+
+def _package_and_period(t: Turn, msg: Msg, d: dict[str, Any]) -> None:
+    """ "mau daftar yg ada jht, bayar 3 bulan": the package from a JHT mention (with or without it) and the
+    period from "bayar/sekaligus ... N bulan" - never from other words, which mean other things in passing
+    ("nama lengkap", "sudah 3 bulan jadi ojol")."""
+    if t.question_like():
+        return
+    words = set(msg.norm.split()) | set(msg.plain.split())
+    if "package" not in d and ("jht" in words or "jht" in {str(p) for p in msg.values("program")}):
+        d["package"] = "jkk_jkm" if words & t.content.words("vocab.without") else "jkk_jkm_jht"
+    if "period" not in d and words & t.content.words("vocab.period_cues"):
+        found = re.search(r"\b(\d{1,2}) (?:bulan|bln)\b", msg.plain) or re.search(r"\b(setahun) ", msg.plain)
+        months = validators.period(12 if found and found[1] == "setahun" else found[1]) if found else None
+        if months is not None and not isinstance(months, Invalid):
+            d["period"] = months
 
 
 def early_values(t: Turn) -> set[str]:

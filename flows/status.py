@@ -11,6 +11,7 @@ from datetime import date
 
 from flows import intents, validators
 from flows.masking import mask_kpj, mask_name
+from flows.registration_slots import nik_style_day
 from flows.replies import Reply
 from flows.turn import Turn
 from nlu.entities.kpj import parse_kpj
@@ -29,6 +30,7 @@ TEXTS = (
     "status.nik_invalid",
     "status.date_invalid",
     "status.not_understood",
+    "registration.date_women",
     "status.mismatch",
     "status.locked",
     "status.down",
@@ -84,7 +86,9 @@ def on_message(t: Turn) -> bool:
         _take_date(t)
     elif t.step == "birth_date" and not _take_date(t):
         if re.search(r"\d", msg.text) and not msg.is_intent(*intents.INTERRUPTING):
-            t.say("status.date_invalid")
+            kind, value = t.data["id"]
+            women = nik_style_day(value if kind == "nik" else "", msg.text)  # "52-03-1985": the NIK's day
+            t.say("registration.date_women", **women.values) if women else t.say("status.date_invalid")
             return True
         return _again(t)
     _advance(t)

@@ -231,3 +231,39 @@ def test_wait_and_thanks_mid_form(chat: Chat) -> None:
     assert chat.text.startswith("Siap, saya tunggu ya.") and "Berapa NIK" in chat.text
     chat.say("makasih", "thanks")
     assert chat.text.startswith("Sama-sama") and "Berapa NIK" in chat.text
+
+
+def test_job_kind_package_and_period_told_with_the_wish_to_register(chat: Chat) -> None:
+    chat.say(
+        "sy pedagang bakso keliling, penghasilan 3jt, mau daftar yg ada jht, bayar 3 bulan",
+        "register",
+        entities=[("amount", 3_000_000), ("program", "jht")],
+    )
+    data = chat.state["data"]
+    assert data["occupations"] == ["pedagang keliling"] and data["income"] == 3_000_000
+    assert (data["package"], data["period"]) == ("jkk_jkm_jht", 3)
+
+
+def test_months_or_words_said_in_passing_choose_no_period_or_package(chat: Chat) -> None:
+    chat.say("sy udah 3 bulan jadi ojol, mau daftar", "register", entities=[("occupation", "ojol")])
+    chat.say("ya", "affirm")
+    chat.say("nama lengkap sy Budi Santoso")
+    assert "period" not in chat.state["data"] and "package" not in chat.state["data"]
+    assert chat.state["data"]["full_name"] == "Budi Santoso"
+
+
+def test_a_phone_number_at_the_birth_date_question_is_kept_for_later(chat: Chat) -> None:
+    to_nik_step(chat)
+    chat.say(NIK, entities=[("nik", NIK)])
+    chat.say("0815 7777 8888", entities=[("phone", "+6281577778888")])
+    assert "saya catat" in chat.text and "Tanggal lahir" in chat.text and "lengkap" not in chat.text
+    chat.say("5 juni 1990", entities=[BORN])
+    assert chat.text.startswith("Anda tinggal di")
+
+
+def test_a_woman_typing_the_nik_day_at_the_status_check_is_told_why(chat: Chat) -> None:
+    woman = "3201014506900003"  # day 45 = 5 + 40
+    chat.say("cek status", "check_status")
+    chat.say(woman, entities=[("nik", woman)])
+    chat.say("45-06-1990")
+    assert "ditambah 40" in chat.text and "tanggal 5" in chat.text and chat.state["flow"] == "status"
