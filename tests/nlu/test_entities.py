@@ -571,3 +571,19 @@ def test_held_out_entities(text: str, expected: list[dict[str, Any]]) -> None:
     assert got == sorted(_key(e["entity"], e["value"]) for e in expected)
     for e in extract(text):
         assert text[e["start"] : e["end"]].strip() == text[e["start"] : e["end"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("nangkap ikan", "nelayan"),
+        ("jasa make up", "penata rias"),
+        ("buka laundry", "pemilik usaha"),
+        ("fotografer", "pekerja lepas"),
+        ("nyanyi di cafe", "seniman"),
+    ],
+)
+def test_jobs_as_people_describe_them_at_the_occupation_question(text: str, value: str) -> None:
+    """Found talking to the bot as informal workers: these were not understood (or "buka laundry" was
+    answered as a question about offices)."""
+    assert [(e, v) for e, v, _ in found(text)] == [("occupation", value)]
