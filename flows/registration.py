@@ -39,6 +39,7 @@ TEXTS = (
     "registration.consent_thanks",
     "registration.not_understood",
     "registration.noted_early",
+    "registration.occupation_unknown",
     "registration.waiting",
     "registration.thanked",
     "registration.in_progress",
@@ -176,6 +177,8 @@ def on_message(t: Turn) -> bool:
         ask(t, t.text("registration.thanked"))
     elif value is None and harvested(t):
         ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
+    elif value is None and step == "occupations" and not (t.msg_is_yes or t.msg_is_no or t.question_like()):
+        ask(t, t.text("registration.occupation_unknown"))  # "guru ngaji": the nearest one, please
     elif value is None:
         ask(t, t.text("registration.not_understood"))
     elif isinstance(value, Invalid):

@@ -267,3 +267,9 @@ def test_a_woman_typing_the_nik_day_at_the_status_check_is_told_why(chat: Chat) 
     chat.say(woman, entities=[("nik", woman)])
     chat.say("45-06-1990")
     assert "ditambah 40" in chat.text and "tanggal 5" in chat.text and chat.state["flow"] == "status"
+
+
+def test_a_job_not_on_the_list_asks_for_the_nearest_one(chat: Chat) -> None:
+    fill_all_until_income_with(chat, None)
+    chat.say("guru ngaji")
+    assert chat.text.startswith("Pekerjaan itu belum ada di daftar") and len(chat.buttons) == 25
