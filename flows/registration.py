@@ -179,6 +179,8 @@ def on_message(t: Turn) -> bool:
         ask(t, t.text("registration.noted_early"))  # "2 jt" to the occupation question: kept for later
     elif value is None and step == "occupations" and not (t.msg_is_yes or t.msg_is_no or t.question_like()):
         ask(t, t.text("registration.occupation_unknown"))  # "guru ngaji": the nearest one, please
+    elif value is None and step == "package":
+        _invalid(t, Invalid("package_invalid"))  # short, with the buttons: the figures are just above
     elif value is None:
         ask(t, t.text("registration.not_understood"))
     elif isinstance(value, Invalid):

@@ -273,3 +273,11 @@ def test_a_job_not_on_the_list_asks_for_the_nearest_one(chat: Chat) -> None:
     fill_all_until_income_with(chat, None)
     chat.say("guru ngaji")
     assert chat.text.startswith("Pekerjaan itu belum ada di daftar") and len(chat.buttons) == 25
+
+
+def test_an_unclear_package_answer_gets_a_short_reminder_not_the_figures_again(chat: Chat) -> None:
+    fill_all_until_income(chat)
+    chat.say("2 juta", entities=[("amount", 2_000_000)])
+    chat.say("the complete one")
+    assert chat.text.startswith("Maaf, belum saya tangkap. Pilih salah satu program") and len(chat.text) < 150
+    assert chat.buttons == ["JKK + JKM (Rp13.400)", "JKK + JKM + JHT (Rp53.400)"]
