@@ -6,9 +6,9 @@ registration, a status check, STOP), and prints messages/s and latency p50/p99. 
 
 Two ways to load it:
 - `--rate R` (open loop, the default 300 msg/s): the C senders together offer R messages/s, each sending
-  its next message on a fixed schedule (C/R seconds apart) but never before its previous reply arrived,
-  like a person who waits for the answer. Latency counts from the scheduled send time, so a server that
-  falls behind shows it in p99 (no coordinated omission).
+  its next message on its own random schedule (Poisson, C/R seconds apart on average) but never before
+  its previous reply arrived, like a person who waits for the answer. Latency counts from the scheduled
+  send time, so a server that falls behind shows it in p99 (no coordinated omission).
 - `--rate 0` (closed loop): every sender sends again the moment its reply arrives, which finds the
   server's ceiling. Note Little's law: C closed-loop senders at X msg/s see a mean latency of C/X.
 
@@ -62,7 +62,8 @@ def nik_for(i: int) -> tuple[str, str]:
     return f"320101{day:02d}{month:02d}{year:02d}{1 + i % 9999:04d}", f"{day:02d}-{month:02d}-19{year:02d}"
 
 
-def script(i: int) -> list[str]:
+def script(i: int, *, opening: int = 4) -> list[str]:
+    """A person's conversation: `opening` questions, a whole registration, a status check, a goodbye."""
     nik, birth = nik_for(i)
     registration = [
         "sy mau daftar bpjs tk",
@@ -80,7 +81,8 @@ def script(i: int) -> list[str]:
     ]
     status = ["cek status", nik, "01-01-1990"]
     rnd = random.Random(i)
-    return [*rnd.sample(QUESTIONS, 4), *registration, *status, rnd.choice(["stop", "makasih", "menu"])]
+    asked = [rnd.choice(QUESTIONS) for _ in range(opening)]
+    return [*asked, *registration, *status, rnd.choice(["stop", "makasih", "menu"])]
 
 
 def free_port() -> int:
@@ -100,17 +102,21 @@ class Load:
 async def sender(
     client: aiohttp.ClientSession, url: str, i: int, due: float, gap: float, deadline: float, load: Load
 ) -> None:
-    """One person: runs its scripts in a loop. With gap > 0 each message has a scheduled time (gap apart,
-    starting at `due`); latency counts from that time."""
+    """One person: runs conversations one after another. With gap > 0 each message has a scheduled time,
+    the gaps drawn at random around `gap` (Poisson arrivals), and latency counts from that time. People do
+    not move in step: each one's first conversation opens with a random number of questions, so the
+    senders are at different points of the script (50 registrations in the same instant are no one's
+    traffic)."""
+    rnd = random.Random(i)
     turn = 0
     while True:
-        for text in script(i + turn * 100_000):
+        for text in script(i + turn * 100_000, opening=rnd.randint(1, 16) if turn == 0 else 4):
             if gap:
                 now = time.perf_counter()
                 if due > now:
                     await asyncio.sleep(due - now)
                 begin = due
-                due += gap
+                due += rnd.expovariate(1 / gap)
             else:
                 begin = time.perf_counter()
             if begin >= deadline:
@@ -139,6 +145,20 @@ async def drive(base: str, senders: int, rate: float, seconds: float) -> tuple[L
             *(sender(client, url, i, start + gap * i / senders, gap, deadline, load) for i in range(senders))
         )
         return load, time.perf_counter() - start
+
+
+def named_cpu_seconds(*names: str) -> float:
+    """CPU time of every process with one of these names (PostgreSQL's backends, Redis): the whole
+    machine's, this bench's share and anyone else's."""
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in names:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
 
 
 def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
@@ -225,9 +245,11 @@ def main() -> None:
             asyncio.run(drive(base, min(args.senders, 10), 0, args.warmup))
         psutil.cpu_percent()  # starts the machine-wide measurement
         cpu_before, client_before = cpu_seconds(proc), time.process_time()
+        stores_before = named_cpu_seconds("postgres", "redis-server")
         load, elapsed = asyncio.run(drive(base, args.senders, args.rate, args.seconds))
         server_cpu, client_cpu = cpu_seconds(proc) - cpu_before, time.process_time() - client_before
         busy = psutil.cpu_percent()
+        stores = named_cpu_seconds("postgres", "redis-server") - stores_before
         latencies = sorted(load.latencies)
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
@@ -238,7 +260,7 @@ def main() -> None:
         n = max(1, len(latencies))
         print(
             f"server_cpu_ms_per_message={server_cpu * 1000 / n:.2f} "
-            f"(the load generator: {client_cpu * 1000 / n:.2f})"
+            f"(the load generator: {client_cpu * 1000 / n:.2f}; PostgreSQL + Redis: {stores * 1000 / n:.2f})"
         )
         print(f"errors={len(load.errors)} {sorted(set(load.errors))[:5]}")
         print(
