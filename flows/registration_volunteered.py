@@ -42,6 +42,10 @@ def harvest(t: Turn, msg: Msg, into: dict[str, Any] | None = None) -> None:
         elif family:
             d["job_family"] = family
     _package_and_period(t, msg, d)
+    if "city" not in d and t.step != "city":
+        city = _city_told(t, msg)  # "sy tinggal di bogor, kerja ojol"
+        if city is not None:
+            d["city"] = city
     if msg.value("date") and "birth_date" not in d:
         born = validators.birth_date(str(msg.value("date")), d.get("nik"), today)
         if not isinstance(born, Invalid):
@@ -62,6 +66,22 @@ def _package_and_period(t: Turn, msg: Msg, d: dict[str, Any]) -> None:
         months = validators.period(12 if found and found[1] == "setahun" else found[1]) if found else None
         if months is not None and not isinstance(months, Invalid):
             d["period"] = months
+
+
+def _city_told(t: Turn, msg: Msg) -> str | None:
+    """The city after "tinggal di" / "domisili", up to a comma or a word that starts another answer."""
+    found = re.search(r"\b(?:tinggal di|domisili di|domisili)\s+([^,;:\d]+)", msg.text, flags=re.I)
+    if not found:
+        return None
+    kept: list[str] = []
+    for word in found[1].split():
+        if word.lower() in t.content.words("vocab.field_words") or word.lower() in t.content.words(
+            "vocab.not_name"
+        ):
+            break
+        kept.append(word)
+    city = validators.city(" ".join(kept), frozenset())
+    return None if isinstance(city, Invalid) else city
 
 
 def early_values(t: Turn) -> set[str]:

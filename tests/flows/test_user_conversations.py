@@ -281,3 +281,10 @@ def test_an_unclear_package_answer_gets_a_short_reminder_not_the_figures_again(c
     chat.say("the complete one")
     assert chat.text.startswith("Maaf, belum saya tangkap. Pilih salah satu program") and len(chat.text) < 150
     assert chat.buttons == ["JKK + JKM (Rp13.400)", "JKK + JKM + JHT (Rp53.400)"]
+
+
+def test_the_city_told_in_passing_is_not_asked_again(chat: Chat) -> None:
+    chat.say("sy ojol tinggal di kab. bogor, mau daftar", "register", entities=[("occupation", "ojol")])
+    assert chat.state["data"]["city"] == "Kab. Bogor"
+    chat.say("sy tinggal di bekasi tapi mau nanya dulu ya", "out_of_scope")  # no second city over the first
+    assert chat.state["data"]["city"] == "Kab. Bogor"
