@@ -21,12 +21,14 @@ TEXTS = (
     "calculator.transport_note",
     "calculator.income_invalid",
     "calculator.income_unit",
+    "calculator.income_again",
     "calculator.guess_button",
     "calculator.job_line",
 )
 DATA = ("vocab.job_families", "occupations.occupations")
 PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
+UNCLEAR = frozenset({"out_of_scope", "affirm", "deny"})  # read as no answer, like a low-confidence message
 # What a follow-up naming another job is read as ("klo pedagang?" reads as a requirements question).
 FOLLOW_UPS = frozenset({"ask_contribution", "ask_eligibility", "ask_requirements", "affirm", "out_of_scope"})
 
@@ -65,6 +67,9 @@ def on_message(t: Turn) -> bool:
     if amount is None and re.fullmatch(r"\s*\d+\s*", msg.text):
         amount = msg.text
     if amount is None:
+        if not re.search(r"\d", msg.text) and _unclear_once(t):
+            t.say("calculator.income_again")  # "sajuta" before the lexicon knew it: ask again, once
+            return True
         if msg.is_intent(*intents.INTERRUPTING) or not re.search(r"\d", msg.text):
             return False
         t.say("calculator.income_invalid")
@@ -86,6 +91,15 @@ def _follow_up(t: Turn) -> bool:
     if not named:
         return False
     answer(t, int(t.data["income"]))
+    return True
+
+
+def _unclear_once(t: Turn) -> bool:
+    """True the first time the income question gets a message that is no answer and no clear intent."""
+    msg = t.msg
+    if (msg.confident and msg.intent not in UNCLEAR) or t.data.get("asked_again"):
+        return False
+    t.data["asked_again"] = True
     return True
 
 
@@ -131,6 +145,8 @@ def _whose(t: Turn) -> tuple[list[str], str | None, str]:
     occupations = [str(o) for o in t.msg.values("occupation") if str(o) in t.table.sectors]
     if not occupations:
         family = job_family(t, t.msg)
+        if family is None and not t.known.get("occupations"):
+            family = t.known.get("job_family")  # "aye dagang ketoprak, iuranye berape" - "sejute"
         if family is not None:
             kinds = t.content.data("vocab.job_families")[family]["options"]
             sectors = {t.table.sectors.get(str(k), "other") for k in kinds}

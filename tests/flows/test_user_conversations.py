@@ -288,3 +288,11 @@ def test_the_city_told_in_passing_is_not_asked_again(chat: Chat) -> None:
     assert chat.state["data"]["city"] == "Kab. Bogor"
     chat.say("sy tinggal di bekasi tapi mau nanya dulu ya", "out_of_scope")  # no second city over the first
     assert chat.state["data"]["city"] == "Kab. Bogor"
+
+
+def test_an_unclear_answer_to_the_calculator_income_question_asks_once_more(chat: Chat) -> None:
+    chat.say("iuran brp", "ask_contribution")
+    chat.say("hmm gatau", "out_of_scope", 0.6)
+    assert chat.text.startswith("Maaf, belum saya tangkap. Berapa rata-rata penghasilan")
+    chat.say("pinjol dong", "out_of_scope", 0.9)  # a second one: the engine answers it
+    assert "Berapa rata-rata penghasilan" not in chat.text and chat.state.get("flow") is None
