@@ -97,8 +97,8 @@ def _follow_up(t: Turn) -> bool:
 def _unclear_once(t: Turn) -> bool:
     """True the first time the income question gets a message that is no answer and no clear intent."""
     msg = t.msg
-    if (msg.confident and msg.intent not in UNCLEAR) or t.data.get("asked_again"):
-        return False
+    if (msg.confident and msg.intent not in UNCLEAR) or t.data.get("asked_again") or t.parked is not None:
+        return False  # with a form put aside, "lanjut" may mean the form: the engine decides
     t.data["asked_again"] = True
     return True
 

@@ -99,8 +99,8 @@ def _again(t: Turn) -> bool:
     """A message that is no answer: an unclear one ("kapan ya sy lahir", "bentar sy cari ktp") gets the
     question again instead of losing the check; anything the NLU is sure of goes to the engine."""
     msg = t.msg
-    if msg.confident and msg.intent not in UNCLEAR:
-        return False
+    if (msg.confident and msg.intent not in UNCLEAR) or t.parked is not None:
+        return False  # with a form put aside, "lanjut" may mean the form: the engine decides
     question = t.text("status.ask_id" if t.step == "id" else "status.ask_birth_date")
     t.add(Reply(f"{t.text('status.not_understood')}\n\n{question}"))
     return True

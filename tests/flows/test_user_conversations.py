@@ -296,3 +296,15 @@ def test_an_unclear_answer_to_the_calculator_income_question_asks_once_more(chat
     assert chat.text.startswith("Maaf, belum saya tangkap. Berapa rata-rata penghasilan")
     chat.say("pinjol dong", "out_of_scope", 0.9)  # a second one: the engine answers it
     assert "Berapa rata-rata penghasilan" not in chat.text and chat.state.get("flow") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"), [("iurannya brp sih?", "ask_contribution"), ("cek status", "check_status")]
+)
+def test_lanjut_during_a_side_question_returns_to_the_form(chat: Chat, question: str, intent: str) -> None:
+    """ "lanjut" to the calculator's (or the status check's) question during a registration went back to the
+    form; the once-more question must not swallow it."""
+    to_nik_step(chat)
+    chat.say(question, intent)
+    chat.say("lanjut", "affirm", 0.7)
+    assert "Berapa NIK" in chat.text and chat.state["flow"] == "registration"
