@@ -79,7 +79,7 @@ def script(i: int, *, opening: int = 4) -> list[str]:
         "1",
         "ya",
     ]
-    status = ["cek status", nik, "01-01-1990"]
+    status = ["cek status", nik, birth]
     rnd = random.Random(i)
     asked = [rnd.choice(QUESTIONS) for _ in range(opening)]
     return [*asked, *registration, *status, rnd.choice(["stop", "makasih", "menu"])]
@@ -97,6 +97,7 @@ class Load:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors: list[str] = []
+        self.receipts = 0  # replies carrying a registration number: the scripts really register
 
 
 async def sender(
@@ -123,7 +124,8 @@ async def sender(
                 return
             try:
                 async with client.post(url, json={"sender": f"bench-{i}-{turn}", "message": text}) as r:
-                    await r.read()
+                    body = await r.read()
+                    load.receipts += text == "ya" and b"BPU-" in body
                     if r.status != 200:
                         load.errors.append(str(r.status))
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -254,7 +256,10 @@ def main() -> None:
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
         print(f"senders={args.senders} workers={args.workers} seconds={elapsed:.1f} ({mode})")
-        print(f"messages={len(latencies)} messages_per_s={len(latencies) / elapsed:.1f}")
+        print(
+            f"messages={len(latencies)} messages_per_s={len(latencies) / elapsed:.1f} "
+            f"registrations_confirmed={load.receipts}"
+        )
         ms = {"p50": q[49], "p90": q[89], "p99": q[98], "max": latencies[-1]}
         print("latency_ms " + " ".join(f"{k}={v * 1000:.1f}" for k, v in ms.items()))
         n = max(1, len(latencies))
