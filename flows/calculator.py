@@ -25,9 +25,11 @@ TEXTS = (
     "calculator.guess_button",
     "calculator.job_line",
 )
-DATA = ("vocab.job_families", "occupations.occupations")
+DATA = ("vocab.job_families", "occupations.occupations", "vocab.how_much")
 PACKAGES = {"basic": ("jkk", "jkm"), "full": ("jkk", "jkm", "jht")}
 PERIODS = (1, 3, 6, 12)
+# A price question about the figures just shown ("klo yg ada jht brp" reads as ask_jht).
+PRICE_QUESTIONS = frozenset({"ask_contribution", "ask_jht", "ask_jkk", "ask_jkm", "ask_payment"})
 UNCLEAR = frozenset({"out_of_scope", "affirm", "deny"})  # read as no answer, like a low-confidence message
 # What a follow-up naming another job is read as ("klo pedagang?" reads as a requirements question).
 FOLLOW_UPS = frozenset({"ask_contribution", "ask_eligibility", "ask_requirements", "affirm", "out_of_scope"})
@@ -83,12 +85,16 @@ def on_message(t: Turn) -> bool:
 
 
 def _follow_up(t: Turn) -> bool:
-    """ "klo pedagang?", "klo sy petani brp" right after the figures: the same income for that job."""
+    """Right after the figures: "klo pedagang?", "klo sy petani brp" (the same income for that job), or
+    "klo yg ada jht brp", "klo 6 bulan brp" (the figures again: they hold both packages and the periods,
+    instead of asking the income once more)."""
     msg = t.msg
-    if msg.payload is not None or msg.value("amount") is not None or msg.intent not in FOLLOW_UPS:
+    if msg.payload is not None or msg.value("amount") is not None:
         return False
     named = [o for o in msg.values("occupation") if str(o) in t.table.sectors] or job_family(t, msg)
-    if not named:
+    words = set(msg.norm.split())
+    how_much = bool(words & t.content.words("vocab.how_much")) and "lama" not in words  # not "brp lama"
+    if not (named and msg.intent in FOLLOW_UPS) and not (how_much and msg.intent in PRICE_QUESTIONS):
         return False
     answer(t, int(t.data["income"]))
     return True

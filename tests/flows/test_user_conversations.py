@@ -308,3 +308,22 @@ def test_lanjut_during_a_side_question_returns_to_the_form(chat: Chat, question:
     chat.say(question, intent)
     chat.say("lanjut", "affirm", 0.7)
     assert "Berapa NIK" in chat.text and chat.state["flow"] == "registration"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "again"),
+    [
+        ("klo yg ada jht brp", "ask_jht", True),
+        ("klo 6 bulan brp", "ask_contribution", True),
+        ("jht itu apa", "ask_jht", False),
+        ("brp lama jht bisa cair", "ask_jht", False),
+    ],
+)
+def test_a_price_question_right_after_the_figures_shows_them_again(
+    chat: Chat, text: str, intent: str, again: bool
+) -> None:
+    """ "klo 6 bulan brp" asked the income again; "klo yg ada jht brp" got the JHT text, a generic price."""
+    chat.say("iuran ojol brp", "ask_contribution", entities=[("occupation", "ojol")])
+    chat.say("4,5jt", entities=[("amount", 4_500_000)])
+    chat.say(text, intent, entities=[("program", "jht")] if "jht" in text else [])
+    assert chat.text.startswith("Iuran untuk penghasilan Rp4.500.000") is again
