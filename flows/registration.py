@@ -149,7 +149,8 @@ def on_message(t: Turn) -> bool:
     value = slot.extract(t, msg)  # the answer first: "3201..." may also read as intent register
     # Identity answers to later questions in the same message make it form input, not a question (an
     # amount does not: "kalau gaji 3 juta iurannya brp?" is a question).
-    early = not t.question_like() and bool(early_values(t) & IDENTITY)
+    identity = any(msg.value(kind) for kind in ("nik", "date", "phone"))  # cheap test first
+    early = identity and not t.question_like() and bool(early_values(t) & IDENTITY)
     if early and slot.name == "full_name" and isinstance(value, Invalid):
         value = name_before_values(t)  # "nama sy Budi Santoso nik 3201... lahir 17-08-1990"
     asking = msg.is_intent(*intents.INTERRUPTING) and not early

@@ -12,9 +12,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flows import choices, validators
 from flows.choices import choose
+from flows.content import Content
 from flows.contribution import first_contribution_month, monthly_contribution
 from flows.masking import mask_phone
 from flows.message import Msg, parse_payload
@@ -51,9 +53,21 @@ def job_family(t: Turn, msg: Msg) -> str | None:
     """The family of a job word the occupation list cannot pin down ("pedagang", "driver"): a key of
     vocab.job_families; None when the message names none, or more than one."""
     words = set(msg.norm.split())
-    families: dict[str, dict[str, list[str]]] = t.content.data("vocab.job_families")
-    named = [name for name, family in families.items() if words & {str(w) for w in family["words"]}]
-    return str(named[0]) if len(named) == 1 else None
+    named = [name for name, family in _family_words(t.content).items() if words & family]
+    return named[0] if len(named) == 1 else None
+
+
+_FAMILY_WORDS: WeakKeyDictionary[Content, dict[str, frozenset[str]]] = WeakKeyDictionary()
+
+
+def _family_words(content: Content) -> dict[str, frozenset[str]]:
+    """Each job family's words, built once per loaded content (job_family runs on most messages)."""
+    found = _FAMILY_WORDS.get(content)
+    if found is None:
+        families: dict[str, dict[str, list[str]]] = content.data("vocab.job_families")
+        found = {str(name): frozenset(str(w) for w in f["words"]) for name, f in families.items()}
+        _FAMILY_WORDS[content] = found
+    return found
 
 
 def kind_named(t: Turn, msg: Msg, family: str) -> str | None:

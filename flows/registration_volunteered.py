@@ -55,13 +55,18 @@ def harvest(t: Turn, msg: Msg, into: dict[str, Any] | None = None) -> None:
 def _package_and_period(t: Turn, msg: Msg, d: dict[str, Any]) -> None:
     """ "mau daftar yg ada jht, bayar 3 bulan": the package from a JHT mention (with or without it) and the
     period from "bayar/sekaligus ... N bulan" - never from other words, which mean other things in passing
-    ("nama lengkap", "sudah 3 bulan jadi ojol")."""
-    if t.question_like():
+    ("nama lengkap", "sudah 3 bulan jadi ojol"). Cheap tests first: this runs on every form answer."""
+    norm = set(msg.norm.split())
+    jht = "jht" in norm or "jht" in {str(p) for p in msg.values("program")}
+    months_said = re.search(r"bulan|bln|tahun|taun|thn", msg.norm) is not None
+    cue = bool(norm & t.content.words("vocab.period_cues"))
+    want_package, want_period = "package" not in d and jht, "period" not in d and months_said and cue
+    if not (want_package or want_period) or t.question_like():
         return
-    words = set(msg.norm.split()) | set(msg.plain.split())
-    if "package" not in d and ("jht" in words or "jht" in {str(p) for p in msg.values("program")}):
+    if want_package:
+        words = norm | set(msg.plain.split())
         d["package"] = "jkk_jkm" if words & t.content.words("vocab.without") else "jkk_jkm_jht"
-    if "period" not in d and words & t.content.words("vocab.period_cues"):
+    if want_period:
         found = re.search(r"\b(\d{1,2}) (?:bulan|bln)\b", msg.plain) or re.search(r"\b(setahun) ", msg.plain)
         months = validators.period(12 if found and found[1] == "setahun" else found[1]) if found else None
         if months is not None and not isinstance(months, Invalid):
