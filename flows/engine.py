@@ -156,7 +156,9 @@ class Engine:
         t.state.pop("offered", None)
 
     def _remember(self, t: Turn) -> None:
-        known = [str(v) for v in t.msg.values("occupation") if str(v) in self.table.sectors]
+        known = list(
+            dict.fromkeys(str(v) for v in t.msg.values("occupation") if str(v) in self.table.sectors)
+        )
         family = None if known or t.flow == registration.NAME else job_family(t, t.msg)
         if known:
             t.known["occupations"] = known[:2]

@@ -327,3 +327,12 @@ def test_a_price_question_right_after_the_figures_shows_them_again(
     chat.say("4,5jt", entities=[("amount", 4_500_000)])
     chat.say(text, intent, entities=[("program", "jht")] if "jht" in text else [])
     assert chat.text.startswith("Iuran untuk penghasilan Rp4.500.000") is again
+
+
+def test_one_job_named_twice_is_one_occupation(chat: Chat) -> None:
+    """ "pengasuh anak (babysitter)" is two mentions of one job: the summary said it twice."""
+    job = [("occupation", "asisten rumah tangga"), ("occupation", "asisten rumah tangga")]
+    chat.say("sy pengasuh anak (babysitter), iuran brp", "ask_contribution", entities=job)
+    assert chat.state["known"]["occupations"] == ["asisten rumah tangga"]
+    chat.say("daftar", "register")
+    assert chat.state["data"]["occupations"] == ["asisten rumah tangga"]
