@@ -36,10 +36,13 @@ from pathlib import Path
 
 import aiohttp
 import httpx
-import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.proc_cpu import machine_ticks, named_cpu, tree_cpu  # noqa: E402
+
 PG_ADMIN = "postgresql://127.0.0.1:5432/test"
 
 QUESTIONS = [
@@ -149,33 +152,6 @@ async def drive(base: str, senders: int, rate: float, seconds: float) -> tuple[L
         return load, time.perf_counter() - start
 
 
-def named_cpu_seconds(*names: str) -> float:
-    """CPU time of every process with one of these names (PostgreSQL's backends, Redis): the whole
-    machine's, this bench's share and anyone else's."""
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] in names:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-    return total
-
-
-def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """CPU time (user + system) of the server process and its worker processes."""
-    total = 0.0
-    root = psutil.Process(proc.pid)
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -245,13 +221,14 @@ def main() -> None:
         wait_ready(base, proc)
         if args.warmup:
             asyncio.run(drive(base, min(args.senders, 10), 0, args.warmup))
-        psutil.cpu_percent()  # starts the machine-wide measurement
-        cpu_before, client_before = cpu_seconds(proc), time.process_time()
-        stores_before = named_cpu_seconds("postgres", "redis-server")
+        ticks_before = machine_ticks()
+        cpu_before, client_before = tree_cpu(proc.pid), time.process_time()
+        stores_before = named_cpu("postgres", "redis-server")
         load, elapsed = asyncio.run(drive(base, args.senders, args.rate, args.seconds))
-        server_cpu, client_cpu = cpu_seconds(proc) - cpu_before, time.process_time() - client_before
-        busy = psutil.cpu_percent()
-        stores = named_cpu_seconds("postgres", "redis-server") - stores_before
+        server_cpu, client_cpu = tree_cpu(proc.pid) - cpu_before, time.process_time() - client_before
+        ticks = machine_ticks()
+        busy = 100 * (ticks[0] - ticks_before[0]) / max(1, ticks[1] - ticks_before[1])
+        stores = named_cpu("postgres", "redis-server") - stores_before
         latencies = sorted(load.latencies)
         q = statistics.quantiles(latencies, n=100, method="inclusive")
         mode = f"open loop, offered {args.rate:g} msg/s" if args.rate > 0 else "closed loop"
@@ -269,7 +246,7 @@ def main() -> None:
         )
         print(f"errors={len(load.errors)} {sorted(set(load.errors))[:5]}")
         print(
-            f"machine_cpu_busy={busy:.0f}% of {psutil.cpu_count()} cores"
+            f"machine_cpu_busy={busy:.0f}% of {os.cpu_count()} cores"
             " (every process on the machine, this bench included)"
         )
         print(f"load_average={os.getloadavg()[0]:.2f}")

@@ -28,6 +28,33 @@ def process_cpu(pid: int) -> float:
     return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a running process and of its descendants."""
+    return sum(process_cpu(pid) for pid in [root, *descendants(root)])
+
+
+def named_cpu(*names: str) -> float:
+    """CPU seconds of every running process with one of these names (e.g. PostgreSQL's backends, Redis)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                name = Path(f"/proc/{entry}/comm").read_text().strip()
+            except OSError:
+                continue
+            if name in names:
+                total += process_cpu(int(entry))
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat; two readings give the busy
+    share between them."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def descendants(root: int) -> list[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):

@@ -17,7 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Insert, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,6 +60,16 @@ def _sqlite_begin(conn: Any) -> None:
     # halfway with "database is locked" (SQLite does not wait on a lock upgrade), it waits at BEGIN instead.
     # Readers (Database.reader) begin deferred, so look-ups never queue behind a writer (WAL).
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+def insert_ignoring_duplicates(dialect: str, model: Any, index_elements: list[str] | None = None) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING for PostgreSQL and SQLite (the two engines the project runs on), on
+    any unique constraint or on the one `index_elements` names."""
+    if dialect == "postgresql":
+        return pg_insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite_insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    raise NotImplementedError(f"needs PostgreSQL or SQLite, not {dialect}")
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -125,6 +137,17 @@ class Database:
         """A Core connection for read-only queries (on SQLite it does not take the write lock)."""
         with self.engine.connect() as conn:
             conn.execution_options(**{READ_ONLY: True})
+            yield conn
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A Core connection whose statements each commit on their own on PostgreSQL (one round trip, no
+        BEGIN and COMMIT of their own); on SQLite one transaction, committed on exit."""
+        if self.dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
+            return
+        with self.engine.begin() as conn:
             yield conn
 
     def session(self) -> Session:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import redis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
 from storage.sessions_base import HeldSession, LockTimeout, SessionStore
 
@@ -194,7 +194,7 @@ return n
 """
 
 
-# Take a conversation's lock (the same key and token rule as redis-py's Lock) and, if taken, read its
+# Take a conversation's lock (SET NX with a lease, the holder's token as the value) and, if taken, read its
 # session in the same step.
 _TAKE_SCRIPT = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -235,8 +235,9 @@ def _glob_escape(text: str) -> str:
 class RedisStore:
     """Sessions, locks, dedupe and counters in Redis, shared by every process of a deployment.
 
-    Locks are redis-py's `Lock`: `SET key token NX PX lease` to take, a Lua compare-and-delete to release,
-    so a holder whose lease ran out never frees a lock someone else holds now.
+    A lock is `SET key token NX PX lease` to take (with the session read in the same script) and a Lua
+    compare-and-delete to release (with the session written in the same script when the turn saves), so a
+    holder whose lease ran out never frees a lock someone else holds now.
     """
 
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, lock_poll: float = 0.01) -> None:
@@ -295,29 +296,8 @@ class RedisStore:
 
     @contextmanager
     def lock(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> Iterator[None]:
-        # thread_local=False: the token lives on this Lock object, which belongs to this one `with` block,
-        # so a turn may release from another thread than the one that acquired (e.g. across to_thread).
-        held = self._redis.lock(
-            self.prefix + "lock:" + key,
-            timeout=timeout,
-            sleep=self._lock_poll,
-            blocking=True,
-            blocking_timeout=wait,
-            thread_local=False,
-        )
-        if not held.acquire():
-            raise LockTimeout(f"conversation still locked after {wait:.1f}s")
-        try:
+        with self.hold(key, timeout=timeout, wait=wait):  # leaving without saving writes nothing
             yield
-        finally:
-            try:
-                held.release()
-            except LockError:  # the lease ran out; the lock may belong to another turn by now
-                log.warning(LEASE_LOST)
-            except RedisError as exc:
-                # Redis went away after the turn: its lease frees the lock. Raising here would turn a turn
-                # that completed (and was saved) into a failure, or hide the turn's own error.
-                log.warning("a conversation lock could not be released (%s)", type(exc).__name__)
 
     @contextmanager
     def hold(self, key: str, *, timeout: float = 30.0, wait: float = 10.0) -> Iterator[HeldSession]:

@@ -16,10 +16,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, exists, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.broadcast.model import Audience
+from storage.db import insert_ignoring_duplicates
 from storage.models import Conversation, Delivery, Event, Registration, Subscriber, UtcDateTime
 
 
@@ -103,21 +104,8 @@ def plan_chunk(
         literal(now, UtcDateTime()),
     ).where(*where, Subscriber.id > after, Subscriber.id <= upper)
     columns = ["campaign_id", "subscriber_id", "channel", "status", "attempts", "created_at", "updated_at"]
-    statement = insert_ignoring_duplicates(session, Delivery.__table__).from_select(columns, rows)
+    dialect = session.get_bind().dialect.name
+    statement = insert_ignoring_duplicates(dialect, Delivery.__table__).from_select(columns, rows)
     # an INSERT's rowcount is only kept on request (SQLAlchemy 2); ON CONFLICT makes it "rows added"
     result: Any = session.connection().execute(statement.execution_options(preserve_rowcount=True))
     return max(0, int(result.rowcount or 0)), int(upper)
-
-
-def insert_ignoring_duplicates(session: Session, model: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING for PostgreSQL and SQLite (the two engines the project runs on)."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(model).on_conflict_do_nothing()
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(model).on_conflict_do_nothing()
-    raise NotImplementedError(f"planning needs PostgreSQL or SQLite, not {name}")

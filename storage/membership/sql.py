@@ -21,13 +21,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.clock import WIB, now_wib
-from storage.db import Database
+from storage.db import Database, insert_ignoring_duplicates
 from storage.membership.base import (
     AlreadyRegistered,
     ApplicationRejected,
@@ -261,7 +259,7 @@ class SqlMembershipBackend:
         (the registration's copy of the KPJ follows). One INSERT … ON CONFLICT DO NOTHING per attempt: no
         savepoint round trips for a collision that almost never happens (1 in 9·10^10 per member)."""
         vault = self.db.vault
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        dialect = session.get_bind().dialect.name
         for attempt in range(_KPJ_ATTEMPTS):
             if attempt:
                 kpj = _new_kpj()
@@ -280,9 +278,7 @@ class SqlMembershipBackend:
                 "registration_channel": app.channel,
                 "registration_id": registration.id,
             }
-            insert = (
-                dialect_insert(Member).values(**values).on_conflict_do_nothing(index_elements=["kpj_bidx"])
-            )
+            insert = insert_ignoring_duplicates(dialect, Member, ["kpj_bidx"]).values(**values)
             if session.execute(insert.returning(Member.id)).first() is not None:
                 return
         raise RuntimeError("could not assign a free KPJ number")

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, literal, select, update
 from sqlalchemy.orm import Session
 
 from storage.crypto import Vault
+from storage.db import Database, insert_ignoring_duplicates
 from storage.models import Conversation
-
-if TYPE_CHECKING:
-    from storage.db import Database
 
 
 def conversation_key(channel: str, chat_id: str) -> str:
@@ -28,32 +22,45 @@ def find_conversation(session: Session, vault: Vault, channel: str, chat_id: str
     return session.scalars(select(Conversation).where(Conversation.conversation_bidx.in_(indexes))).first()
 
 
+def _find_or_create(
+    conn: Session | Connection, vault: Vault, dialect: str, channel: str, chat_id: str
+) -> tuple[int, bool]:
+    """(id, whether its phone is recorded) of the conversation, created on first use: found under every key
+    of the ring, else inserted unless a concurrent first use just did (ON CONFLICT DO NOTHING: no savepoint,
+    and the caller's transaction goes on), else the winner's row is read."""
+    key = conversation_key(channel, chat_id)
+    find = select(Conversation.id, Conversation.phone_bidx.is_not(None)).where(
+        Conversation.conversation_bidx.in_(vault.blind_indexes("conversation", key))
+    )
+    found = conn.execute(find).first()
+    if found is None:
+        insert = insert_ignoring_duplicates(dialect, Conversation, ["conversation_bidx"]).values(
+            channel=channel,
+            chat_id_enc=vault.encrypt("chat_id", chat_id.encode()),
+            conversation_bidx=vault.blind_index("conversation", key),
+        )
+        found = conn.execute(insert.returning(Conversation.id, literal(False))).first()
+        if found is None:
+            found = conn.execute(find).one()
+    return int(found[0]), bool(found[1])
+
+
 def conversation_id(
     session: Session, vault: Vault, channel: str, chat_id: str, *, phone: str | None = None
 ) -> int:
     """The id of the (channel, chat id) conversation, created on first use; records the phone once known.
-
-    Runs inside the caller's transaction; a concurrent first use of the same chat is resolved by the
-    unique blind index (the loser reads the winner's row)."""
-    found = find_conversation(session, vault, channel, chat_id)
-    if found is None:
-        row = Conversation(
-            channel=channel,
-            chat_id_enc=vault.encrypt("chat_id", chat_id.encode()),
-            conversation_bidx=vault.blind_index("conversation", conversation_key(channel, chat_id)),
+    Runs inside the caller's transaction."""
+    dialect = session.get_bind().dialect.name
+    conv, phone_known = _find_or_create(session, vault, dialect, channel, chat_id)
+    if phone and not phone_known:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == conv)
+            .values(
+                phone_enc=vault.encrypt("phone", phone.encode()), phone_bidx=vault.blind_index("phone", phone)
+            )
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-            found = row
-        except IntegrityError:
-            found = find_conversation(session, vault, channel, chat_id)
-            if found is None:  # pragma: no cover - the unique index said it exists
-                raise
-    if phone and found.phone_enc is None:
-        found.phone_enc = vault.encrypt("phone", phone.encode())
-        found.phone_bidx = vault.blind_index("phone", phone)
-    return found.id
+    return conv
 
 
 def conversations_by_phone(session: Session, vault: Vault, phone: str) -> list[Conversation]:
@@ -90,31 +97,9 @@ class ConversationIds:
         return found
 
     def _find_or_create(self, channel: str, chat_id: str) -> int:
-        """`conversation_id` in at most three single statements, each its own transaction (autocommit):
-        find it (under every key of the ring), else insert it unless a concurrent first use just did
-        (ON CONFLICT DO NOTHING), else read the winner's row."""
-        vault, key = self.db.vault, conversation_key(channel, chat_id)
-        find = select(Conversation.id).where(
-            Conversation.conversation_bidx.in_(vault.blind_indexes("conversation", key))
-        )
-        dialect = self.db.dialect
-        new = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation).values(
-            channel=channel,
-            chat_id_enc=vault.encrypt("chat_id", chat_id.encode()),
-            conversation_bidx=vault.blind_index("conversation", key),
-        )
-        options = {"isolation_level": "AUTOCOMMIT"} if dialect == "postgresql" else {}
-        with self.db.engine.connect().execution_options(**options) as conn:
-            found = conn.execute(find).scalar()
-            if found is None:
-                insert = new.on_conflict_do_nothing(index_elements=["conversation_bidx"]).returning(
-                    Conversation.id
-                )
-                found = conn.execute(insert).scalar()
-            if found is None:
-                found = conn.execute(find).scalar_one()
-            conn.commit()
-        return int(found)
+        # Each statement its own transaction on PostgreSQL: one to three round trips.
+        with self.db.autocommit() as conn:
+            return _find_or_create(conn, self.db.vault, self.db.dialect, channel, chat_id)[0]
 
     def forget(self, channel: str, chat_id: str) -> None:
         with self._mutex:

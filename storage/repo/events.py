@@ -37,7 +37,7 @@ def event_row(
     data: Mapping[str, Any] | None = None,
     at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The values of one events row (for `insert_events`), its data cleaned like `add_event` does."""
+    """The values of one events row (for `insert_events`), its data cleaned of personal values."""
     return {
         "type": type,
         "channel": channel,
@@ -54,11 +54,7 @@ def insert_events(db: Database, rows: list[dict[str, Any]]) -> None:
         return
     # One constant statement with the rows as parameters (compiled once; several rows still go as one
     # INSERT through SQLAlchemy's insertmanyvalues).
-    if db.dialect == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(insert(Event), rows)
-        return
-    with db.engine.begin() as conn:
+    with db.autocommit() as conn:
         conn.execute(insert(Event), rows)
 
 
@@ -74,13 +70,7 @@ def add_event(
 ) -> Event:
     """Append inside the caller's transaction."""
     conv = conversation_id(session, db.vault, channel, chat_id) if channel and chat_id else None
-    event = Event(
-        type=type,
-        channel=channel,
-        conversation_id=conv,
-        data=_clean(dict(data or {})),
-        created_at=at or utcnow(),
-    )
+    event = Event(**event_row(type, channel=channel, conversation_id=conv, data=data, at=at))
     session.add(event)
     return event
 
