@@ -336,3 +336,15 @@ def test_one_job_named_twice_is_one_occupation(chat: Chat) -> None:
     assert chat.state["known"]["occupations"] == ["asisten rumah tangga"]
     chat.say("daftar", "register")
     assert chat.state["data"]["occupations"] == ["asisten rumah tangga"]
+
+
+def test_draft_and_consent_ids_survive_the_event_logs_masking() -> None:
+    """The event log masks runs of 9+ digits (a NIK, a phone); a draft id must never look like one, or the
+    funnel loses the link between a registration's events (it did for about one draft in ten)."""
+    from bot.logs import redact
+    from flows.registration import new_draft_id
+
+    ids = {new_draft_id(f"rest:u{n}:2026-05-04T09:00:00+07:00:1") for n in range(2000)}
+    assert len(ids) == 2000 and all(len(i) == 16 for i in ids)
+    for draft_id in ids:
+        assert redact(draft_id) == draft_id and redact(f"{draft_id}-c1") == f"{draft_id}-c1"
